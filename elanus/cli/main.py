@@ -1,0 +1,78 @@
+"""The `elanus` command line (also `python -m elanus`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+import elanus
+
+log = logging.getLogger("elanus")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from elanus.engine.engine import Engine
+    from elanus.errors import ElanusError
+    from elanus.server.grpc.server import GrpcServer
+
+    try:
+        engine = Engine(args.data)
+    except ElanusError as exc:
+        log.error("%s", exc)
+        return 2
+    try:
+        server = GrpcServer(engine, args.host, args.port)
+    except OSError as exc:
+        log.error("%s", exc)
+        engine.close()
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server.start()
+    print(f"elanus {elanus.__version__} serving on {args.host}:{server.port}, data in {args.data}",
+          file=sys.stderr, flush=True)
+    while not stop.wait(1.0):
+        pass
+    server.stop()
+    engine.close()
+    log.info("stopped")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="elanus", description="A vector database that speaks Milvus's protocol.")
+    parser.add_argument("--version", action="version", version=f"elanus {elanus.__version__}")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the Milvus gRPC API over a data directory",
+                           description="Serve Milvus's gRPC API (MilvusService and gRPC health) "
+                                       "over the data directory.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=19530, help="gRPC port (default 19530)")
+    serve.add_argument("--data", default="./data", help="data directory (default ./data)")
+    serve.set_defaults(func=_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

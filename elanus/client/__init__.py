@@ -1,0 +1,1 @@
+"""Embedded MilvusClient: pymilvus's surface with the engine in-process."""

@@ -1,0 +1,239 @@
+"""One collection's live state: schema, indexes, segments, and its write path.
+
+Writes (insert, upsert, delete, flush, index changes) take the collection's write lock; reads take
+`segments()` (a list of segment snapshots) without it. Inserts go to the WAL before they touch a
+growing segment, and the reply waits for the WAL. A flush seals the growing segment: its rows
+become an Arrow IPC file and the deletes since the last flush a delta file; one catalog commit
+names both and moves the collection's WAL checkpoint past them. Indexes of sealed segments are
+built by the engine's index builder off the request path; until then a sealed segment is searched
+exactly.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from elanus.engine.rows import prepare_rows
+from elanus.engine.segment import GrowingSegment, SealedSegment, SegmentView
+from elanus.errors import CollectionNotLoaded
+from elanus.index.vector import IndexSpec
+from elanus.schema import CollectionSchema
+from elanus.storage import records
+from elanus.storage.catalog import Commit, FileRecord
+from elanus.storage.segment_file import read_segment, write_segment
+
+if TYPE_CHECKING:
+    from elanus.engine.engine import Engine
+
+DEFAULT_PARTITION = "_default"
+DELTA_PK = "pk"
+DELTA_TS = "ts"
+
+
+@dataclass
+class _Deletes:
+    """Tombstones not yet in a delta file: primary keys and their delete timestamps."""
+
+    pks: list[pa.Array]
+    ts: list[int]
+
+    def table(self, pk_type: pa.DataType) -> pa.Table:
+        if not self.pks:
+            return pa.table({DELTA_PK: pa.array([], type=pk_type),
+                             DELTA_TS: pa.array([], type=pa.uint64())})
+        pks = pa.concat_arrays([p.cast(pk_type) for p in self.pks])
+        ts = np.repeat(np.array(self.ts, dtype=np.uint64), [len(p) for p in self.pks])
+        return pa.table({DELTA_PK: pks, DELTA_TS: pa.array(ts)})
+
+
+class Collection:
+    def __init__(self, engine: Engine, cid: int, db: str, schema: CollectionSchema,
+                 created_ts: int, consistency_level: int, num_shards: int,
+                 properties: dict[str, str], checkpoint_lsn: int) -> None:
+        self.engine = engine
+        self.id, self.db, self.schema = cid, db, schema
+        self.created_ts, self.consistency_level = created_ts, consistency_level
+        self.num_shards, self.properties = num_shards, properties
+        self.checkpoint_lsn = checkpoint_lsn
+        self.indexes: dict[str, IndexSpec] = {}  # by index name
+        self.files: list[FileRecord] = []  # committed segment, delta and index files
+        self.loaded = False
+        self.lock = threading.RLock()
+        self.growing = GrowingSegment(engine.new_segment_id(), DEFAULT_PARTITION, schema)
+        self.sealing: list[GrowingSegment] = []  # sealed in memory, file commit in progress
+        self.sealed: dict[int, SealedSegment] = {}  # loaded sealed segments
+        self.pending = _Deletes([], [])
+        self._flush_lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.schema.name
+
+    @property
+    def pk_type(self) -> pa.DataType:
+        return self.schema.primary.arrow_type
+
+    def index_on(self, field: str) -> IndexSpec | None:
+        return next((s for s in self.indexes.values() if s.field_name == field), None)
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def insert(self, columns: dict[str, pa.Array], num_rows: int, upsert: bool = False,
+               ) -> tuple[pa.Table, int]:
+        """Validate, log and apply rows; returns (rows as stored, timestamp)."""
+        with self.lock:
+            ts = self.engine.tso.allocate()
+            table = prepare_rows(self.schema, columns, num_rows, ts, self.engine.tso.allocate,
+                                 upsert=upsert)
+            if upsert:
+                pks = table.column(self.schema.primary.name).combine_chunks()
+                self._log_delete(pks, ts)
+            lsn = self.engine.wal.append(records.encode(
+                records.InsertRecord(self.id, DEFAULT_PARTITION, table)))
+            self.apply_insert(table, lsn)
+        return table, ts
+
+    def delete(self, pks: pa.Array) -> tuple[int, int]:
+        """Delete live rows with these primary keys; returns (deleted count, timestamp)."""
+        with self.lock:
+            ts = self.engine.tso.allocate()
+            return self._log_delete(pks.cast(self.pk_type), ts), ts
+
+    def _log_delete(self, pks: pa.Array, ts: int) -> int:
+        lsn = self.engine.wal.append(records.encode(records.DeleteRecord(self.id, ts, pks)))
+        return self.apply_delete(pks, ts, lsn)
+
+    def apply_insert(self, table: pa.Table, lsn: int) -> None:
+        self.growing.append(table, lsn)
+        if self.growing.num_rows >= self.engine.seal_rows:
+            self.engine.request_flush(self)
+
+    def apply_delete(self, pks: pa.Array, ts: int, lsn: int) -> int:
+        count = sum(s.apply_delete(pks, ts) for s in self._all_segments())
+        self.pending.pks.append(pks)
+        self.pending.ts.append(ts)
+        if not self.growing.first_lsn:
+            self.growing.first_lsn = lsn
+        self.growing.last_lsn = lsn
+        return count
+
+    def _all_segments(self) -> list[GrowingSegment | SealedSegment]:
+        return [*self.sealed.values(), *self.sealing, self.growing]
+
+    # -- flush -----------------------------------------------------------------------------
+
+    def flush(self) -> list[int]:
+        """Seal the growing segment into files and commit them; returns the sealed ids."""
+        with self._flush_lock:
+            with self.lock:
+                seg, deletes = self.growing, self.pending
+                if not seg.first_lsn:
+                    return []
+                self.growing = GrowingSegment(self.engine.new_segment_id(), DEFAULT_PARTITION,
+                                              self.schema)
+                self.pending = _Deletes([], [])
+                self.sealing.append(seg)
+            try:
+                return self._seal(seg, deletes)
+            finally:
+                with self.lock:
+                    self.sealing.remove(seg)
+
+    def _seal(self, seg: GrowingSegment, deletes: _Deletes) -> list[int]:
+        store, commit = self.engine.store, Commit(self.id, checkpoint_lsn=seg.last_lsn)
+        sealed_ids: list[int] = []
+        view = seg.snapshot()
+        sealed = None
+        if view.num_rows:
+            key = f"collections/{self.id}/segments/{seg.id}.arrow"
+            info = write_segment(store, key, view.table)
+            commit.add.append(FileRecord(key, self.id, "segment", seg.id, info.size,
+                                         info.checksum, info.num_rows, seg.partition))
+            sealed = SealedSegment(seg.id, seg.partition, self.schema, self._read(
+                key, info.size, info.checksum), key)
+            sealed_ids.append(seg.id)
+        if deletes.pks:
+            delta_id = self.engine.new_segment_id()
+            key = f"collections/{self.id}/deltas/{delta_id}.arrow"
+            info = write_segment(store, key, deletes.table(self.pk_type))
+            commit.add.append(FileRecord(key, self.id, "delta", delta_id, info.size,
+                                         info.checksum, info.num_rows))
+        commit.max_ts = seg.max_ts or None
+        with self.lock:
+            self.engine.catalog.commit(commit)
+            self.files.extend(commit.add)
+            self.checkpoint_lsn = seg.last_lsn
+            if sealed is not None and self.loaded:
+                # Deletes the rows saw while growing (or while being sealed) carry over.
+                sealed.deleted_mask()[:] = seg.deleted_mask()[: sealed.num_rows]
+                self.sealed[sealed.id] = sealed
+        self.engine.wal_checkpoint_moved()
+        if sealed is not None:
+            self.engine.index_builder.schedule(self)
+        return sealed_ids
+
+    def _read(self, key: str, size: int, checksum: int) -> pa.Table:
+        return read_segment(self.engine.store, key, size=size, checksum=checksum, mmap=True)
+
+    # -- load / release --------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Open every sealed segment, its indexes and delete logs; idempotent."""
+        with self.lock:
+            if self.loaded:
+                return
+            segments = {}
+            for f in self.files:
+                if f.kind == "segment":
+                    segments[f.segment_id] = SealedSegment(
+                        f.segment_id, f.partition, self.schema,
+                        self._read(f.key, f.size, f.checksum), f.key)
+            for f in self.files:
+                if f.kind == "delta":
+                    delta = self._read(f.key, f.size, f.checksum)
+                    self._apply_delta(segments.values(), delta)
+            pending = self.pending.table(self.pk_type)
+            self._apply_delta(segments.values(), pending)
+            for f in self.files:
+                if f.kind == "index" and f.segment_id in segments:
+                    self.engine.index_builder.attach(self, segments[f.segment_id], f)
+            self.sealed = segments
+            self.loaded = True
+        self.engine.index_builder.schedule(self)
+
+    @staticmethod
+    def _apply_delta(segments: object, delta: pa.Table) -> None:
+        if delta.num_rows == 0:
+            return
+        pks = delta.column(DELTA_PK).combine_chunks()
+        ts = delta.column(DELTA_TS).to_numpy()
+        for t in np.unique(ts):
+            chosen = pks.filter(pa.array(ts == t))
+            for seg in segments:  # type: ignore[attr-defined]
+                seg.apply_delete(chosen, int(t))
+
+    def release(self) -> None:
+        with self.lock:
+            self.sealed = {}
+            self.loaded = False
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def segments(self) -> list[SegmentView]:
+        """Snapshots of every segment a read must cover; the collection must be loaded."""
+        with self.lock:
+            if not self.loaded:
+                raise CollectionNotLoaded(self.name)
+            segs = self._all_segments()
+        return [s.snapshot() for s in segs]
+
+    def num_rows(self) -> int:
+        """Rows stored (deleted rows included until compaction, as Milvus counts them)."""
+        with self.lock:
+            sealed = sum(f.num_rows for f in self.files if f.kind == "segment")
+            return sealed + sum(s.num_rows for s in [*self.sealing, self.growing])

@@ -1,0 +1,340 @@
+"""The engine: databases of collections in one data directory, and everything done to them.
+
+Data directory layout: `LOCK` (one writer process), `catalog.sqlite` (the source of truth),
+`wal/` (write-ahead log), `objects/` (segment, delta and index files by key). Opening recovers:
+the catalog names the collections and their files; loaded collections open their files; then the
+WAL is replayed from the oldest collection checkpoint, applying each record exactly once (records
+at or below a collection's checkpoint are already in its files; records of dropped collections
+are skipped). Any thread may call any public method.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import threading
+from pathlib import Path
+
+import pyarrow as pa
+
+from elanus.engine import read
+from elanus.engine.collection import Collection
+from elanus.engine.indexing import IndexBuilder
+from elanus.engine.requests import (
+    CollectionInfo,
+    CollectionStats,
+    IndexInfo,
+    MutationResult,
+    QueryRequest,
+    QueryResult,
+    SearchRequest,
+    SearchResult,
+)
+from elanus.engine.tso import TimestampOracle
+from elanus.errors import (
+    CollectionAlreadyExists,
+    CollectionNotFound,
+    DatabaseNotFound,
+    FieldNotFound,
+    IndexAlreadyExists,
+    IndexNotFound,
+    InvalidArgument,
+)
+from elanus.index.registry import resolve
+from elanus.index.vector import IndexSpec
+from elanus.schema import CollectionSchema, validate_name, validate_schema
+from elanus.storage import records
+from elanus.storage.catalog import Catalog, CollectionRecord, IndexRecord
+from elanus.storage.lock import DataDirLock
+from elanus.storage.objectstore import LocalObjectStore
+from elanus.storage.wal import Wal
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DB = "default"
+DEFAULT_SEAL_ROWS = 200_000
+CONSISTENCY_BOUNDED = 2
+
+
+class Engine:
+    def __init__(self, data_dir: str | Path, *, seal_rows: int = DEFAULT_SEAL_ROWS) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._dir_lock = DataDirLock(self.data_dir)
+        self.seal_rows = seal_rows
+        self.catalog = Catalog(self.data_dir / "catalog.sqlite")
+        self.store = LocalObjectStore(self.data_dir / "objects")
+        self.wal = Wal.open(self.data_dir / "wal")
+        self.tso = TimestampOracle(int(self.catalog.get_meta("max_ts", "0")))
+        self._lock = threading.RLock()
+        self._collections: dict[tuple[str, str], Collection] = {}
+        self.index_builder = IndexBuilder(self)
+        self._flushes: queue.Queue[Collection | None] = queue.Queue()
+        self._flusher = threading.Thread(target=self._flush_loop, name="elanus-flusher",
+                                         daemon=True)
+        self._closed = False
+        self._recover()
+        self._flusher.start()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        by_id: dict[int, Collection] = {}
+        for rec in self.catalog.collections():
+            c = Collection(self, rec.id, rec.db, CollectionSchema.from_dict(rec.schema),
+                           rec.created_ts, rec.consistency_level, rec.num_shards,
+                           rec.properties, rec.checkpoint_lsn)
+            by_id[rec.id] = c
+            self._collections[(rec.db, c.name)] = c
+        for ix in self.catalog.indexes():
+            if ix.collection_id in by_id:
+                by_id[ix.collection_id].indexes[ix.index_name] = IndexSpec(
+                    ix.index_name, ix.field_name, ix.index_type, ix.metric_type, ix.params)
+        for f in self.catalog.files():
+            if f.collection_id in by_id:
+                by_id[f.collection_id].files.append(f)
+        loaded = {rec.id for rec in self.catalog.collections() if rec.loaded}
+        start = min((c.checkpoint_lsn for c in by_id.values()), default=self.wal.last_lsn)
+        replayed = 0
+        for lsn, payload in self.wal.replay(start):
+            rec = records.decode(payload)
+            c = by_id.get(rec.collection_id)
+            if c is None or lsn <= c.checkpoint_lsn:
+                continue
+            if isinstance(rec, records.InsertRecord):
+                c.growing.append(rec.table, lsn)
+                self.tso.raise_floor(c.growing.max_ts)
+            else:
+                c.apply_delete(rec.pks, rec.ts, lsn)
+                self.tso.raise_floor(rec.ts)
+            replayed += 1
+        for cid in loaded:
+            by_id[cid].load()
+        for c in by_id.values():
+            self.index_builder.schedule(c)
+        log.info("recovered %d collections, replayed %d WAL records", len(by_id), replayed)
+
+    def close(self) -> None:
+        """Stop background work and release the data directory; acknowledged data is kept."""
+        if self._closed:
+            return
+        self._closed = True
+        self._flushes.put(None)
+        self._flusher.join(timeout=60)
+        self.index_builder.stop()
+        self.wal.close()
+        self.catalog.close()
+        self._dir_lock.close()
+
+    def new_segment_id(self) -> int:
+        return self.catalog.next_id("segment")
+
+    def request_flush(self, collection: Collection) -> None:
+        self._flushes.put(collection)
+
+    def _flush_loop(self) -> None:
+        while True:
+            c = self._flushes.get()
+            if c is None:
+                return
+            try:
+                c.flush()
+            except Exception:
+                log.exception("automatic seal of collection %s failed", c.name)
+
+    def wal_checkpoint_moved(self) -> None:
+        """Delete WAL files every collection has sealed past."""
+        with self._lock:
+            pending = [c.growing.first_lsn for c in self._collections.values()
+                       if c.growing.first_lsn]
+            pending += [s.first_lsn for c in self._collections.values() for s in c.sealing]
+        self.wal.truncate_before(min(pending, default=self.wal.last_lsn + 1))
+
+    # -- collections -----------------------------------------------------------------------
+
+    def _check_db(self, db: str) -> str:
+        db = db or DEFAULT_DB
+        if db != DEFAULT_DB:
+            raise DatabaseNotFound(db)
+        return db
+
+    def collection(self, db: str, name: str) -> Collection:
+        db = self._check_db(db)
+        with self._lock:
+            c = self._collections.get((db, name))
+        if c is None:
+            raise CollectionNotFound(name, db)
+        return c
+
+    def create_collection(self, db: str, schema: CollectionSchema, *,
+                          consistency_level: int = CONSISTENCY_BOUNDED, num_shards: int = 1,
+                          properties: dict[str, str] | None = None) -> None:
+        db = self._check_db(db)
+        schema = validate_schema(schema)
+        with self._lock:
+            existing = self._collections.get((db, schema.name))
+            if existing is not None:
+                if existing.schema.to_dict() == schema.to_dict():
+                    return  # Milvus: re-creating with an identical schema succeeds
+                raise CollectionAlreadyExists(schema.name, db)
+            cid = self.catalog.next_id("collection")
+            created = self.tso.allocate()
+            rec = CollectionRecord(cid, db, schema.name, schema.to_dict(), properties or {},
+                                   consistency_level, max(1, num_shards), created, False,
+                                   self.wal.last_lsn)
+            self.catalog.create_collection(rec, [])
+            self._collections[(db, schema.name)] = Collection(
+                self, cid, db, schema, created, consistency_level, rec.num_shards,
+                rec.properties, rec.checkpoint_lsn)
+
+    def drop_collection(self, db: str, name: str) -> None:
+        c = self.collection(db, name)
+        with self._lock, c.lock:
+            garbage = self.catalog.drop_collection(c.id)
+            del self._collections[(c.db, name)]
+            c.release()
+        for key in garbage:
+            self.store.delete(key)
+        shutil.rmtree(self.store.root / "collections" / str(c.id), ignore_errors=True)
+        self.wal_checkpoint_moved()
+
+    def has_collection(self, db: str, name: str) -> bool:
+        db = self._check_db(db)
+        with self._lock:
+            return (db, name) in self._collections
+
+    def list_collections(self, db: str) -> list[str]:
+        db = self._check_db(db)
+        with self._lock:
+            return [c.name for c in sorted(self._collections.values(), key=lambda c: c.id)
+                    if c.db == db]
+
+    def describe_collection(self, db: str, name: str) -> CollectionInfo:
+        c = self.collection(db, name)
+        return CollectionInfo(c.id, c.db, c.name, c.schema, c.created_ts, c.consistency_level,
+                              c.num_shards, dict(c.properties), ("_default",))
+
+    def collection_by_id(self, cid: int) -> Collection:
+        with self._lock:
+            found = next((c for c in self._collections.values() if c.id == cid), None)
+        if found is None:
+            raise CollectionNotFound(str(cid))
+        return found
+
+    # -- indexes ---------------------------------------------------------------------------
+
+    def create_index(self, db: str, name: str, field_name: str, index_name: str,
+                     params: dict[str, str]) -> None:
+        c = self.collection(db, name)
+        f = c.schema.field(field_name)
+        if f is None:
+            raise FieldNotFound(field_name, name)
+        index_name = index_name or field_name
+        validate_name(index_name, "index")
+        spec = resolve(f, index_name, params)
+        with c.lock:
+            on_field = c.index_on(field_name)
+            if on_field is not None:
+                if on_field.index_name == index_name and on_field.params == spec.params:
+                    return  # identical re-creation succeeds, as in Milvus
+                raise IndexAlreadyExists(field_name)
+            if index_name in c.indexes:
+                raise InvalidArgument(f"index name {index_name} already exists on another field")
+            self.catalog.add_index(IndexRecord(c.id, index_name, field_name, spec.index_type,
+                                               spec.metric_type, spec.params))
+            c.indexes[index_name] = spec
+        self.index_builder.schedule(c)
+
+    def drop_index(self, db: str, name: str, index_name: str, field_name: str = "") -> None:
+        c = self.collection(db, name)
+        with c.lock:
+            spec = c.indexes.get(index_name) if index_name else c.index_on(field_name)
+            if spec is None:
+                raise IndexNotFound(f"collection={name}][index={index_name or field_name}")
+            if c.loaded and spec.metric_type:
+                raise InvalidArgument("index cannot be dropped, collection is loaded, please "
+                                      "release it first")
+            garbage = self.catalog.drop_index(c.id, spec.index_name)
+            del c.indexes[spec.index_name]
+            c.files = [f for f in c.files if f.key not in set(garbage)]
+        for key in garbage:
+            self.store.delete(key)
+
+    def describe_index(self, db: str, name: str, index_name: str = "",
+                       field_name: str = "") -> list[IndexInfo]:
+        c = self.collection(db, name)
+        with c.lock:
+            specs = [s for s in c.indexes.values()
+                     if (not index_name or s.index_name == index_name)
+                     and (not field_name or s.field_name == field_name)]
+            if not specs:
+                raise IndexNotFound(f"collection={name}][index={index_name}")
+            total = c.num_rows()
+            infos = []
+            for s in specs:
+                sealed = {f.segment_id: f.num_rows for f in c.files if f.kind == "segment"}
+                done = sum(f.num_rows for f in c.files
+                           if f.kind == "index" and f.index_name == s.index_name)
+                pending = sum(sealed.values()) - done if s.metric_type else 0
+                failure = self.index_builder.failures.get((c.id, s.index_name), "")
+                state = "Failed" if failure else ("Finished" if pending == 0 else "InProgress")
+                infos.append(IndexInfo(s.index_name, s.field_name, s.index_type, s.metric_type,
+                                       dict(s.params), total,
+                                       done if s.metric_type else total, pending, state, failure))
+        return infos
+
+    # -- load ------------------------------------------------------------------------------
+
+    def load_collection(self, db: str, name: str) -> None:
+        c = self.collection(db, name)
+        for f in c.schema.vector_fields:
+            if c.index_on(f.name) is None:
+                raise IndexNotFound(f"collection={name}][field={f.name}")
+        c.load()
+        self.catalog.set_loaded(c.id, True)
+
+    def release_collection(self, db: str, name: str) -> None:
+        c = self.collection(db, name)
+        c.release()
+        self.catalog.set_loaded(c.id, False)
+
+    def load_state(self, db: str, name: str) -> bool:
+        return self.collection(db, name).loaded
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def insert(self, db: str, name: str, columns: dict[str, pa.Array], num_rows: int,
+               upsert: bool = False) -> MutationResult:
+        c = self.collection(db, name)
+        if num_rows <= 0:
+            raise InvalidArgument("the number of rows to insert must be positive")
+        table, ts = c.insert(columns, num_rows, upsert=upsert)
+        ids = table.column(c.schema.primary.name).combine_chunks()
+        if upsert:
+            return MutationResult(ids, upsert_count=num_rows, timestamp=ts)
+        return MutationResult(ids, insert_count=num_rows, timestamp=ts)
+
+    def delete(self, db: str, name: str, filter_text: str,
+               params: dict[str, object] | None = None) -> MutationResult:
+        c = self.collection(db, name)
+        if not filter_text.strip():
+            raise InvalidArgument("expression must not be empty")
+        pks = read.matching_pks(c, filter_text, params or {})
+        count, ts = c.delete(pks) if len(pks) else (0, self.tso.allocate())
+        return MutationResult(pa.array([], type=c.pk_type), delete_count=count, timestamp=ts)
+
+    def flush(self, db: str, name: str) -> list[int]:
+        return self.collection(db, name).flush()
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def search(self, req: SearchRequest) -> SearchResult:
+        return read.search(self.collection(req.db, req.collection), req)
+
+    def query(self, req: QueryRequest) -> QueryResult:
+        return read.query(self.collection(req.db, req.collection), req)
+
+    def collection_stats(self, db: str, name: str) -> CollectionStats:
+        return CollectionStats(self.collection(db, name).num_rows())
+

@@ -1,0 +1,118 @@
+"""Building vector indexes for sealed segments, off the request path.
+
+One background thread takes collections from a queue and builds, for every vector index spec,
+the index of every sealed segment that has none yet: build with faiss, write the serialized index
+as a checksummed blob, then commit it to the catalog in one transaction and attach it to the
+loaded segment. A segment without its index is searched exactly meanwhile, so results never
+depend on build progress. faiss releases the GIL while it builds.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import TYPE_CHECKING
+
+from elanus.engine.segment import SealedSegment
+from elanus.index.registry import build_plan
+from elanus.index.vector import FaissIndex, IndexSpec, build_index
+from elanus.storage.catalog import Commit, FileRecord
+from elanus.storage.segment_file import read_blob, write_blob
+
+if TYPE_CHECKING:
+    from elanus.engine.collection import Collection
+    from elanus.engine.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+class IndexBuilder:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._queue: queue.Queue[Collection | None] = queue.Queue()
+        self._idle = threading.Condition()
+        self._busy = 0
+        self.failures: dict[tuple[int, str], str] = {}  # (collection, index name) -> reason
+        self._thread = threading.Thread(target=self._run, name="elanus-index-builder",
+                                        daemon=True)
+        self._thread.start()
+
+    def schedule(self, collection: Collection) -> None:
+        with self._idle:
+            self._busy += 1
+        self._queue.put(collection)
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=60)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until every scheduled build is done; False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout=timeout)
+
+    def _run(self) -> None:
+        while True:
+            collection = self._queue.get()
+            if collection is None:
+                return
+            try:
+                self.build_missing(collection)
+            except Exception:  # keep building other collections; the failure is reported
+                log.exception("index build failed for collection %s", collection.name)
+            finally:
+                with self._idle:
+                    self._busy -= 1
+                    self._idle.notify_all()
+
+    def build_missing(self, collection: Collection) -> None:
+        for spec in list(collection.indexes.values()):
+            if spec.metric_type:
+                for f in self._missing(collection, spec):
+                    self._build_one(collection, spec, f)
+
+    @staticmethod
+    def _missing(collection: Collection, spec: IndexSpec) -> list[FileRecord]:
+        with collection.lock:
+            done = {f.segment_id for f in collection.files
+                    if f.kind == "index" and f.index_name == spec.index_name}
+            return [f for f in collection.files if f.kind == "segment" and f.segment_id not in done]
+
+    def _build_one(self, collection: Collection, spec: IndexSpec, seg_file: FileRecord) -> None:
+        segment = collection.sealed.get(seg_file.segment_id)
+        if segment is None:
+            table = collection._read(seg_file.key, seg_file.size, seg_file.checksum)
+            segment = SealedSegment(seg_file.segment_id, seg_file.partition, collection.schema,
+                                    table, seg_file.key)
+        plan = build_plan(spec.index_type, spec.params)
+        try:
+            index = build_index(plan.kind, segment.raw_vectors(spec.field_name), spec.metric_type,
+                                plan.params)
+        except Exception as exc:
+            self.failures[(collection.id, spec.index_name)] = str(exc)
+            raise
+        key = f"collections/{collection.id}/indexes/{spec.index_name}/{seg_file.segment_id}.faiss"
+        info = write_blob(self.engine.store, key, index.serialize())
+        record = FileRecord(key, collection.id, "index", seg_file.segment_id, info.size,
+                            info.checksum, seg_file.num_rows, seg_file.partition, spec.index_name)
+        with collection.lock:
+            current = collection.indexes.get(spec.index_name)
+            live = any(f.key == seg_file.key for f in collection.files)
+            if current != spec or not live:
+                return  # dropped meanwhile: the blob is garbage
+            self.engine.catalog.commit(Commit(collection.id, add=[record]))
+            collection.files.append(record)
+            loaded = collection.sealed.get(seg_file.segment_id)
+            if loaded is not None:
+                loaded.set_index(spec.field_name, index)
+
+    def attach(self, collection: Collection, segment: SealedSegment, f: FileRecord) -> None:
+        """Load a committed index file into a segment being loaded."""
+        spec = collection.indexes.get(f.index_name)
+        if spec is None or not spec.metric_type:
+            return
+        data = read_blob(self.engine.store, f.key, size=f.size, checksum=f.checksum)
+        plan = build_plan(spec.index_type, spec.params)
+        segment.set_index(spec.field_name, FaissIndex.deserialize(
+            data, spec.metric_type, plan.kind, segment.raw_vectors(spec.field_name)))

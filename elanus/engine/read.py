@@ -1,0 +1,222 @@
+"""Read execution: search, query and count over a collection's segment snapshots.
+
+Search: per segment, the allowed rows (live AND filter) go to the segment's index, or to exact
+search when the segment has no index yet; per-segment top k lists are merged by score in one
+numpy sort over every query at once; then the output columns of the winning rows are gathered
+with one Arrow `take` per segment. Query: per segment, the filter mask selects rows; results are
+concatenated and, when a limit or offset applies, ordered by primary key first as Milvus does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from elanus.engine.collection import Collection
+from elanus.engine.requests import QueryRequest, QueryResult, SearchRequest, SearchResult
+from elanus.engine.segment import SegmentView
+from elanus.errors import FieldNotFound, InvalidArgument, MetricTypeMismatch
+from elanus.expr import compile_filter
+from elanus.index.vector import exact_search, larger_is_closer, normalized
+from elanus.schema import DYNAMIC_FIELD, CollectionSchema
+
+MAX_TOPK = 16384
+COUNT_STAR = "count(*)"
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    columns: tuple[str, ...]  # stored columns to return
+    names: tuple[str, ...]  # output_fields as the reply lists them
+    dynamic_keys: tuple[str, ...] | None
+
+
+def plan_output(schema: CollectionSchema, requested: Sequence[str], with_pk: bool) -> OutputPlan:
+    """Resolve output_fields: schema fields, "*", "$meta", and dynamic keys by name."""
+    columns: list[str] = []
+    names: list[str] = []
+    dynamic: list[str] = []
+    whole_meta = False
+
+    def add(name: str) -> None:
+        if name not in columns:
+            columns.append(name)
+            names.append(name)
+
+    if with_pk:
+        add(schema.primary.name)
+    for raw in requested:
+        name = raw.strip()
+        if name == "*":
+            for f in schema.fields:
+                add(f.name)
+            whole_meta = schema.enable_dynamic_field
+        elif schema.field(name) is not None:
+            add(name)
+        elif name == DYNAMIC_FIELD and schema.enable_dynamic_field:
+            whole_meta = True
+        elif schema.enable_dynamic_field and name:
+            if name not in dynamic:
+                dynamic.append(name)
+        else:
+            raise FieldNotFound(name)
+    if whole_meta or dynamic:
+        columns.append(DYNAMIC_FIELD)
+        names.extend(dynamic)
+        if whole_meta:
+            names.append(DYNAMIC_FIELD)
+    return OutputPlan(tuple(columns), tuple(names), None if whole_meta else tuple(dynamic))
+
+
+def _masks(views: list[SegmentView], text: str, schema: CollectionSchema,
+           params: dict[str, object]) -> list[npt.NDArray[np.bool_]]:
+    """Per segment: live rows that pass the filter."""
+    live = [v.live() for v in views]
+    if not text.strip():
+        return live
+    flt = compile_filter(text, schema, params)
+    return [m & flt.evaluate(v.table) if v.num_rows else m for v, m in zip(views, live)]
+
+
+def search(collection: Collection, req: SearchRequest) -> SearchResult:
+    schema = collection.schema
+    field = _anns_field(schema, req.anns_field)
+    spec = collection.index_on(field.name)
+    metric = spec.metric_type if spec else (req.metric_type or "COSINE").upper()
+    if req.metric_type and req.metric_type.upper() != metric:
+        raise MetricTypeMismatch(metric, req.metric_type.upper())
+    if not 1 <= req.limit <= MAX_TOPK:
+        raise InvalidArgument(f"topk [{req.limit}] is invalid, it should be in range "
+                              f"[1, {MAX_TOPK}], but got {req.limit}")
+    if req.offset < 0 or req.offset + req.limit > MAX_TOPK:
+        raise InvalidArgument(f"offset+limit should be in range [1, {MAX_TOPK}], but got "
+                              f"{req.offset + req.limit}")
+    queries = np.ascontiguousarray(req.queries, dtype=np.float32)
+    if queries.ndim != 2 or queries.shape[1] != field.dim:
+        got = queries.shape[1] if queries.ndim == 2 else 0
+        raise InvalidArgument(f"the dim ({got}) of search data is not equal to the dim "
+                              f"({field.dim}) of field {field.name}")
+    out = plan_output(schema, req.output_fields, with_pk=False)
+    views = collection.segments()
+    masks = _masks(views, req.filter, schema, req.filter_params)
+    cosine = metric == "COSINE"
+    prepared = normalized(queries) if cosine else queries
+    k = req.offset + req.limit
+    nq = len(queries)
+    all_off, all_score, all_seg = [], [], []
+    for i, (view, mask) in enumerate(zip(views, masks)):
+        if view.num_rows == 0 or not mask.any():
+            continue
+        index = view.index(field.name)
+        allowed = None if mask.all() else mask
+        if index is not None:
+            off, score = index.search(prepared, k, allowed, req.params)
+        else:
+            off, score = exact_search(view.vectors(field.name, cosine), prepared, k, metric,
+                                      allowed)
+        all_off.append(off)
+        all_score.append(score)
+        all_seg.append(np.full(off.shape, i, dtype=np.int32))
+    if not all_off:
+        empty = pa.table({c: pa.array([], type=_column_type(views, c)) for c in out.columns})
+        return SearchResult(pa.array([], type=schema.primary.arrow_type), np.empty(0, np.float32),
+                            [0] * nq, empty, out.names, schema.primary.name, metric,
+                            out.dynamic_keys)
+    offs, scores, segs = (np.concatenate(a, axis=1) for a in (all_off, all_score, all_seg))
+    order_key = np.where(offs < 0, np.inf, -scores if larger_is_closer(metric) else scores)
+    order = np.argsort(order_key, axis=1, kind="stable")[:, req.offset: k]
+    offs = np.take_along_axis(offs, order, axis=1)
+    scores = np.take_along_axis(scores, order, axis=1)
+    segs = np.take_along_axis(segs, order, axis=1)
+    valid = offs >= 0
+    topks = valid.sum(axis=1).tolist()
+    flat_off, flat_seg, flat_score = offs[valid], segs[valid], scores[valid]
+    if req.round_decimal >= 0:
+        flat_score = np.round(flat_score, req.round_decimal)
+    pk_name = schema.primary.name
+    rows = _gather(views, flat_seg, flat_off, (pk_name, *out.columns))
+    fields = rows.select(list(out.columns))
+    return SearchResult(rows.column(pk_name).combine_chunks(), flat_score.astype(np.float32),
+                        topks, fields, out.names, pk_name, metric, out.dynamic_keys)
+
+
+def _anns_field(schema: CollectionSchema, name: str):  # type: ignore[no-untyped-def]
+    vectors = schema.vector_fields
+    if not name:
+        if len(vectors) != 1:
+            raise InvalidArgument("multiple anns_fields exist, please specify a anns_field in "
+                                  "search_params")
+        return vectors[0]
+    f = schema.field(name)
+    if f is None:
+        raise FieldNotFound(name)
+    if not f.dtype.is_vector:
+        raise InvalidArgument(f"field {name} is not a vector field")
+    return f
+
+
+def _column_type(views: list[SegmentView], column: str) -> pa.DataType:
+    return views[0].table.schema.field(column).type
+
+
+def _gather(views: list[SegmentView], seg: npt.NDArray[np.int32], off: npt.NDArray[np.int64],
+            columns: Sequence[str]) -> pa.Table:
+    """Rows (seg[i], off[i]) in order, restricted to `columns`: one take per segment."""
+    cols = list(dict.fromkeys(columns))
+    if len(seg) == 0:
+        return pa.table({c: pa.array([], type=_column_type(views, c)) for c in cols})
+    parts, positions = [], []
+    for s in np.unique(seg):
+        where = np.flatnonzero(seg == s)
+        parts.append(views[s].table.select(cols).take(pa.array(off[where])))
+        positions.append(where)
+    table = pa.concat_tables(parts)
+    inverse = np.empty(len(seg), dtype=np.int64)
+    inverse[np.concatenate(positions)] = np.arange(len(seg))
+    return table.take(pa.array(inverse))
+
+
+def query(collection: Collection, req: QueryRequest) -> QueryResult:
+    schema = collection.schema
+    requested = [f.strip() for f in req.output_fields]
+    is_count = any(f.lower() == COUNT_STAR for f in requested)
+    if is_count and len(requested) > 1:
+        raise InvalidArgument("count entities with pagination is not allowed")
+    if not req.filter.strip() and req.limit < 0 and not is_count:
+        raise InvalidArgument("empty expression should be used with limit")
+    if req.limit > MAX_TOPK or req.offset < 0 or (req.limit >= 0 and req.offset + req.limit > MAX_TOPK):
+        raise InvalidArgument(f"invalid max query result window, (offset+limit) should be in "
+                              f"range [1, {MAX_TOPK}], but got {req.offset + max(req.limit, 0)}")
+    views = collection.segments()
+    masks = _masks(views, req.filter, schema, req.filter_params)
+    if is_count:
+        total = int(sum(int(np.count_nonzero(m)) for m in masks))
+        return QueryResult(pa.table({COUNT_STAR: pa.array([total], pa.int64())}), (COUNT_STAR,),
+                           count=total)
+    out = plan_output(schema, requested, with_pk=True)
+    parts = [v.table.select(list(out.columns)).filter(pa.array(m))
+             for v, m in zip(views, masks) if v.num_rows and m.any()]
+    if not parts:
+        return QueryResult(pa.table({c: pa.array([], type=_column_type(views, c))
+                                     for c in out.columns}), out.names, out.dynamic_keys)
+    table = pa.concat_tables(parts)
+    if req.limit >= 0 or req.offset:
+        order = pc.sort_indices(table.column(schema.primary.name))
+        end = None if req.limit < 0 else req.offset + req.limit
+        table = table.take(order[req.offset: end])
+    return QueryResult(table, out.names, out.dynamic_keys)
+
+
+def matching_pks(collection: Collection, text: str, params: dict[str, object]) -> pa.Array:
+    """Primary keys of the live rows that pass `text` (for delete by filter)."""
+    views = collection.segments()
+    masks = _masks(views, text, collection.schema, params)
+    pks = [v.pks.filter(pa.array(m)) for v, m in zip(views, masks) if v.num_rows and m.any()]
+    if not pks:
+        return pa.array([], type=collection.pk_type)
+    return pa.concat_arrays(pks)

@@ -1,0 +1,106 @@
+"""Values crossing into and out of the engine: requests and results, frozen dataclasses.
+
+The protocol edges build requests from the wire and encode results back; the engine makes every
+decision in between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class MutationResult:
+    ids: pa.Array  # primary keys of the inserted or upserted rows (empty for deletes)
+    insert_count: int = 0
+    delete_count: int = 0
+    upsert_count: int = 0
+    timestamp: int = 0
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    db: str
+    collection: str
+    anns_field: str  # "" means the collection's only vector field
+    queries: npt.NDArray[np.float32]  # (nq, dim)
+    limit: int
+    metric_type: str = ""  # "" means the index's metric
+    filter: str = ""
+    filter_params: dict[str, Any] = field(default_factory=dict)
+    output_fields: tuple[str, ...] = ()
+    offset: int = 0
+    params: dict[str, Any] = field(default_factory=dict)  # ef, nprobe, radius ...
+    partition_names: tuple[str, ...] = ()
+    round_decimal: int = -1
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Hits of every query, flattened in query order: query i owns `topks[i]` hits."""
+
+    pks: pa.Array
+    scores: npt.NDArray[np.float32]
+    topks: list[int]
+    fields: pa.Table  # output columns, one row per hit
+    output_fields: tuple[str, ...]  # names as the reply should list them
+    primary_field: str
+    metric_type: str
+    dynamic_keys: tuple[str, ...] | None = None  # dynamic keys asked for by name; None = all
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    db: str
+    collection: str
+    filter: str
+    output_fields: tuple[str, ...] = ()
+    limit: int = -1  # -1: no limit
+    offset: int = 0
+    filter_params: dict[str, Any] = field(default_factory=dict)
+    partition_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    fields: pa.Table  # one row per result row, output columns only
+    output_fields: tuple[str, ...]
+    dynamic_keys: tuple[str, ...] | None = None
+    count: int | None = None  # set for count(*) queries
+
+
+@dataclass(frozen=True)
+class CollectionStats:
+    row_count: int
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    index_name: str
+    field_name: str
+    index_type: str
+    metric_type: str
+    params: dict[str, str]
+    total_rows: int
+    indexed_rows: int
+    pending_index_rows: int
+    state: str  # "Finished" | "InProgress" | "Failed"
+    fail_reason: str = ""
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    id: int
+    db: str
+    name: str
+    schema: Any  # elanus.schema.CollectionSchema
+    created_ts: int
+    consistency_level: int
+    num_shards: int
+    properties: dict[str, str]
+    partitions: tuple[str, ...]

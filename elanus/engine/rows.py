@@ -1,0 +1,120 @@
+"""The write path's first step: columns from a client checked against the schema.
+
+`prepare_rows` turns the columns of one insert or upsert into a table in storage layout (every
+field in schema order, the dynamic field, then `$ts`), or raises a DataInvalid error with
+Milvus's wording. Every check is a whole-column Arrow or numpy operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from elanus.errors import DataInvalid
+from elanus.schema import DYNAMIC_FIELD, TIMESTAMP_COLUMN, CollectionSchema, DataType, FieldSchema
+
+EMPTY_JSON = b"{}"
+
+
+def prepare_rows(schema: CollectionSchema, columns: dict[str, pa.Array], num_rows: int, ts: int,
+                 allocate_ids: Callable[[int], int], upsert: bool = False) -> pa.Table:
+    """Validate and normalise one batch of rows; returns it in storage layout."""
+    known = {f.name for f in schema.fields}
+    for name in columns:
+        if name not in known and name != DYNAMIC_FIELD:
+            raise DataInvalid(f"Attempt to insert an unexpected field `{name}` to collection "
+                              "without enabling dynamic field")
+    if DYNAMIC_FIELD in columns and not schema.enable_dynamic_field:
+        raise DataInvalid("Attempt to insert an unexpected field `$meta` to collection without "
+                          "enabling dynamic field")
+    out: list[pa.Array] = []
+    for f in schema.fields:
+        col = columns.get(f.name)
+        if col is not None and len(col) != num_rows:
+            raise DataInvalid(f"the num_rows ({len(col)}) of field ({f.name}) is not equal to "
+                              f"passed num_rows ({num_rows})")
+        if f.is_primary and f.auto_id and not upsert:
+            if col is not None:
+                raise DataInvalid(f"the primary key field {f.name} is auto-generated; do not "
+                                  "pass it")
+            out.append(_auto_ids(f, num_rows, allocate_ids))
+            continue
+        out.append(_column(f, col, num_rows))
+    names = [f.name for f in schema.fields]
+    if schema.enable_dynamic_field:
+        meta = columns.get(DYNAMIC_FIELD)
+        if meta is None:
+            meta = pa.array(np.full(num_rows, EMPTY_JSON, dtype=object), type=pa.large_binary())
+        out.append(meta.cast(pa.large_binary()))
+        names.append(DYNAMIC_FIELD)
+    out.append(pa.array(np.full(num_rows, ts, dtype=np.uint64)))
+    names.append(TIMESTAMP_COLUMN)
+    return pa.Table.from_arrays(out, names=names)
+
+
+def _auto_ids(f: FieldSchema, n: int, allocate_ids: Callable[[int], int]) -> pa.Array:
+    last = allocate_ids(n)
+    ids = np.arange(last - n + 1, last + 1, dtype=np.int64)
+    if f.dtype == DataType.VARCHAR:
+        return pc.cast(pa.array(ids), pa.large_string())
+    return pa.array(ids)
+
+
+def _column(f: FieldSchema, col: pa.Array | None, n: int) -> pa.Array:
+    target = f.arrow_type
+    if col is None:
+        if f.default_value is not None:
+            return pa.array([f.default_value] * n, type=target)
+        if f.nullable:
+            return pa.nulls(n, type=target)
+        raise DataInvalid(f"Insert missed an field `{f.name}` to collection without set "
+                          "nullable==true or set default_value")
+    if col.null_count:
+        if f.default_value is not None:
+            col = pc.fill_null(col, pa.scalar(f.default_value, type=col.type))
+        elif not f.nullable:
+            raise DataInvalid(f"the field {f.name} is not nullable, but got a null value")
+    if f.dtype == DataType.FLOAT_VECTOR:
+        return _vector_column(f, col)
+    try:
+        out = col if col.type == target else col.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise DataInvalid(f"the data type of field {f.name} does not match: expected "
+                          f"{f.dtype.milvus_name}, got {col.type} ({exc})") from None
+    if f.dtype == DataType.VARCHAR:
+        _check_lengths(f, out)
+    if f.dtype == DataType.ARRAY:
+        lengths = pc.list_value_length(out).to_numpy(zero_copy_only=False)
+        over = np.flatnonzero(np.nan_to_num(lengths.astype(np.float64)) > f.max_capacity)
+        if len(over):
+            raise DataInvalid(f"the length ({int(lengths[over[0]])}) of {over[0]}th array "
+                              f"exceeds max capacity ({f.max_capacity})")
+    return out
+
+
+def _check_lengths(f: FieldSchema, col: pa.Array) -> None:
+    lengths = pc.binary_length(col).to_numpy(zero_copy_only=False)
+    lengths = np.nan_to_num(lengths.astype(np.float64))
+    over = np.flatnonzero(lengths > f.max_length)
+    if len(over):
+        row = int(over[0])
+        raise DataInvalid(f"length of varchar field {f.name} exceeds max length, row number: "
+                          f"{row}, length: {int(lengths[row])}, max length: {f.max_length}")
+
+
+def _vector_column(f: FieldSchema, col: pa.Array) -> pa.Array:
+    if not pa.types.is_fixed_size_list(col.type):
+        raise DataInvalid(f"the data type of field {f.name} does not match: expected "
+                          f"FloatVector, got {col.type}")
+    if col.type.list_size != f.dim:
+        raise DataInvalid(f"the dim ({col.type.list_size}) of field data({f.name}) is not "
+                          f"equal to schema dim ({f.dim})")
+    if col.type != f.arrow_type:
+        col = col.cast(f.arrow_type)
+    values = col.values.to_numpy(zero_copy_only=False)
+    if not np.isfinite(values).all():
+        raise DataInvalid(f"float vector field '{f.name}' contains NaN or infinity")
+    return col

@@ -1,0 +1,203 @@
+"""Segments: the unit rows live in, growing in memory or sealed in an immutable file.
+
+Both kinds answer the same read interface over a snapshot of their first `n` rows: columns as
+Arrow, vectors as float32 numpy views, primary keys, row timestamps and a delete mask. A growing
+segment only appends; a reader takes `snapshot()` and never sees rows appended after it. Delete
+masks are set in place by tombstones (a row is deleted by a tombstone with the same primary key
+and a larger timestamp). Mutations happen under the owning collection's write lock; readers
+need no lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from elanus.index.vector import FaissIndex, normalized
+from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema
+
+Mask = npt.NDArray[np.bool_]
+
+
+def vector_view(column: pa.ChunkedArray | pa.Array, dim: int) -> npt.NDArray[np.float32]:
+    """A (rows, dim) float32 view of a fixed-size-list column, zero-copy when possible."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(arr) == 0:
+        return np.empty((0, dim), dtype=np.float32)
+    flat = arr.flatten() if arr.offset else arr.values
+    return flat.to_numpy(zero_copy_only=False).reshape(-1, dim)
+
+
+class _Buffer:
+    """An amortised append-only numpy buffer (rows of a fixed shape)."""
+
+    def __init__(self, dtype: np.dtype, width: int = 0) -> None:
+        shape = (1024, width) if width else (1024,)
+        self.data = np.zeros(shape, dtype=dtype)
+        self.size = 0
+
+    def append(self, rows: np.ndarray) -> None:
+        need = self.size + len(rows)
+        if need > len(self.data):
+            grown = np.zeros((max(need, 2 * len(self.data)),) + self.data.shape[1:],
+                             dtype=self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size: need] = rows
+        self.size = need
+
+
+class Segment:
+    """Read interface shared by growing and sealed segments."""
+
+    id: int
+    partition: str
+    schema: CollectionSchema
+
+    def snapshot(self) -> SegmentView:
+        raise NotImplementedError
+
+    def apply_delete(self, pks: pa.Array, ts: int) -> int:
+        """Mark rows with these primary keys and an older timestamp deleted; returns the count."""
+        view = self.snapshot()
+        if view.num_rows == 0:
+            return 0
+        hit = pc.is_in(view.pks, value_set=pks).to_numpy(zero_copy_only=False)
+        hit &= view.ts < ts
+        hit &= ~view.deleted
+        count = int(np.count_nonzero(hit))
+        if count:
+            self.deleted_mask()[: view.num_rows] |= hit
+        return count
+
+    def deleted_mask(self) -> Mask:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class SegmentView:
+    """A consistent read snapshot of a segment's first `num_rows` rows."""
+
+    segment: Segment
+    num_rows: int
+    table: pa.Table  # every stored column, num_rows rows
+    pks: pa.Array
+    ts: npt.NDArray[np.uint64]
+    deleted: Mask  # a view: may gain bits after the snapshot, never loses them
+
+    def vectors(self, field: str, cosine: bool = False) -> npt.NDArray[np.float32]:
+        return self.segment.vectors(field, self.num_rows, cosine)  # type: ignore[attr-defined]
+
+    def index(self, field: str) -> FaissIndex | None:
+        return self.segment.index(field)  # type: ignore[attr-defined]
+
+    def live(self) -> Mask:
+        return ~self.deleted[: self.num_rows]
+
+
+class GrowingSegment(Segment):
+    """Rows appended since the last seal, held in memory and rebuilt from the WAL on restart."""
+
+    def __init__(self, segment_id: int, partition: str, schema: CollectionSchema) -> None:
+        self.id, self.partition, self.schema = segment_id, partition, schema
+        self._tables: list[pa.Table] = []
+        self._table_cache: pa.Table | None = None
+        self._vectors = {f.name: _Buffer(np.dtype(np.float32), f.dim) for f in schema.vector_fields}
+        self._unit = {f.name: _Buffer(np.dtype(np.float32), f.dim) for f in schema.vector_fields}
+        self._ts = _Buffer(np.dtype(np.uint64))
+        self._deleted = _Buffer(np.dtype(np.bool_))
+        self._lock = threading.Lock()
+        self.num_rows = 0
+        self.max_ts = 0
+        self.first_lsn = 0  # the first WAL record this segment holds; 0 while empty
+        self.last_lsn = 0
+
+    def append(self, table: pa.Table, lsn: int) -> None:
+        """Add rows (already validated, with their `$ts` column). Caller holds the write lock."""
+        n = table.num_rows
+        for f in self.schema.vector_fields:
+            raw = vector_view(table.column(f.name), f.dim)
+            self._vectors[f.name].append(raw)
+            self._unit[f.name].append(normalized(raw))
+        ts = table.column(TIMESTAMP_COLUMN).to_numpy()
+        self._ts.append(ts)
+        self._deleted.append(np.zeros(n, dtype=np.bool_))
+        with self._lock:
+            self._tables.append(table)
+            self._table_cache = None
+            self.num_rows += n
+        self.max_ts = max(self.max_ts, int(ts.max()) if n else 0)
+        self.first_lsn = self.first_lsn or lsn
+        self.last_lsn = lsn
+
+    def table(self) -> pa.Table:
+        with self._lock:
+            if self._table_cache is None:
+                tables = self._tables or [self.schema.arrow_schema().empty_table()]
+                self._table_cache = pa.concat_tables(tables).combine_chunks()
+                self._tables = [self._table_cache]
+            return self._table_cache
+
+    def snapshot(self) -> SegmentView:
+        table = self.table()
+        n = table.num_rows
+        return SegmentView(self, n, table, table.column(self.schema.primary.name).combine_chunks(),
+                           self._ts.data[:n], self._deleted.data[:n])
+
+    def vectors(self, field: str, n: int, cosine: bool = False) -> npt.NDArray[np.float32]:
+        buf = (self._unit if cosine else self._vectors)[field]
+        return buf.data[:n]
+
+    def index(self, field: str) -> FaissIndex | None:
+        return None
+
+    def deleted_mask(self) -> Mask:
+        return self._deleted.data
+
+
+class SealedSegment(Segment):
+    """An immutable segment file (memory-mapped Arrow IPC) plus its indexes, once loaded."""
+
+    def __init__(self, segment_id: int, partition: str, schema: CollectionSchema,
+                 table: pa.Table, key: str) -> None:
+        self.id, self.partition, self.schema, self.key = segment_id, partition, schema, key
+        self._table = table.combine_chunks()
+        self.num_rows = table.num_rows
+        self._pks = self._table.column(schema.primary.name).combine_chunks()
+        self._ts = self._table.column(TIMESTAMP_COLUMN).to_numpy()
+        self._deleted = np.zeros(self.num_rows, dtype=np.bool_)
+        self._raw = {f.name: vector_view(self._table.column(f.name), f.dim)
+                     for f in schema.vector_fields}
+        self._unit: dict[str, npt.NDArray[np.float32]] = {}
+        self._indexes: dict[str, FaissIndex] = {}
+        self.max_ts = int(self._ts.max()) if self.num_rows else 0
+
+    def snapshot(self) -> SegmentView:
+        return SegmentView(self, self.num_rows, self._table, self._pks, self._ts, self._deleted)
+
+    def vectors(self, field: str, n: int, cosine: bool = False) -> npt.NDArray[np.float32]:
+        if not cosine:
+            return self._raw[field]
+        if field not in self._unit:
+            self._unit[field] = normalized(self._raw[field])
+        return self._unit[field]
+
+    def raw_vectors(self, field: str) -> npt.NDArray[np.float32]:
+        return self._raw[field]
+
+    def index(self, field: str) -> FaissIndex | None:
+        return self._indexes.get(field)
+
+    def set_index(self, field: str, index: FaissIndex | None) -> None:
+        if index is None:
+            self._indexes.pop(field, None)
+        else:
+            self._indexes[field] = index
+
+    def deleted_mask(self) -> Mask:
+        return self._deleted

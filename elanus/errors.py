@@ -1,0 +1,159 @@
+"""One exception tree for everything elanus raises on purpose.
+
+Every error carries the numeric Milvus status code (`code`) that clients match on; subclasses
+inherit it. Only the protocol edges (server/grpc) turn these into wire statuses. Messages follow
+Milvus's wording where it is known: a base text, then bracketed details, e.g.
+``collection not found[database=default][collection=books]``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ElanusError(Exception):
+    """Base of every error elanus raises on purpose."""
+
+    code: ClassVar[int] = 65535  # Milvus status.code; 65535 means unexpected
+    retriable: ClassVar[bool] = False
+
+
+class InternalError(ElanusError):
+    code = 5  # merr.ErrServiceInternal
+
+
+class Unsupported(ElanusError):
+    """A call or option that elanus does not serve (yet); never a silent success."""
+
+    code = 10  # merr.ErrServiceUnimplemented
+
+
+class NotFound(ElanusError):
+    code = 65535
+
+
+class AlreadyExists(ElanusError):
+    code = 65535
+
+
+class InvalidArgument(ElanusError):
+    code = 1100  # merr.ErrParameterInvalid
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"invalid parameter[{detail}]" if not detail.startswith("invalid") else detail)
+        self.detail = detail
+
+
+class NotLoaded(ElanusError):
+    code = 101  # merr.ErrCollectionNotLoaded
+
+
+class Corruption(ElanusError):
+    """A stored file failed its checksum or could not be decoded; named, never served."""
+
+    code = 5
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(f"data corruption in {what}: {detail}")
+        self.what = what
+
+
+class DatabaseNotFound(NotFound):
+    code = 800
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"database not found[database={name}]")
+        self.name = name
+
+
+class CollectionNotFound(NotFound):
+    code = 100
+
+    def __init__(self, name: str, database: str = "default") -> None:
+        super().__init__(f"collection not found[database={database}][collection={name}]")
+        self.name, self.database = name, database
+
+
+class CollectionNotLoaded(NotLoaded):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"collection not loaded[collection={name}]")
+        self.name = name
+
+
+class CollectionAlreadyExists(AlreadyExists):
+    code = 1
+
+    def __init__(self, name: str, database: str = "default") -> None:
+        super().__init__(
+            f"create duplicate collection with different parameters, collection: {name}"
+        )
+        self.name, self.database = name, database
+
+
+class PartitionNotFound(NotFound):
+    code = 200
+
+    def __init__(self, name: str, collection: str) -> None:
+        super().__init__(f"partition not found[partition={name}]")
+        self.name, self.collection = name, collection
+
+
+class IndexNotFound(NotFound):
+    code = 700
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"index not found[{detail}]")
+
+
+class IndexAlreadyExists(AlreadyExists):
+    code = 65535
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            f"CreateIndex failed: at most one distinct index is allowed per field: {field}"
+        )
+
+
+class FieldNotFound(NotFound):
+    code = 1100
+
+    def __init__(self, field: str, collection: str = "") -> None:
+        where = f" in collection {collection}" if collection else ""
+        super().__init__(f"field {field} not exist{where}")
+        self.field = field
+
+
+class DataInvalid(InvalidArgument):
+    """Insert data that does not fit the schema."""
+
+    code = 1100
+
+
+class FilterInvalid(InvalidArgument):
+    """A boolean expression that does not parse or does not type-check."""
+
+    code = 1100
+
+    def __init__(self, expression: str, detail: str, offset: int | None = None) -> None:
+        where = f" at offset {offset}" if offset is not None else ""
+        Exception.__init__(self, f"failed to create query plan: cannot parse expression: "
+                           f"{expression}, error: {detail}{where}")
+        self.detail, self.expression, self.offset = detail, expression, offset
+
+
+class MetricTypeMismatch(InvalidArgument):
+    def __init__(self, index_metric: str, search_metric: str) -> None:
+        Exception.__init__(
+            self,
+            f"metric type not match: invalid parameter[expected={index_metric}]"
+            f"[actual={search_metric}]",
+        )
+        self.detail = "metric type not match"
+
+
+class DataDirLocked(ElanusError):
+    code = 1  # merr.ErrServiceNotReady
+
+    def __init__(self, path: str, holder: str) -> None:
+        super().__init__(f"data directory {path} is locked by another process ({holder})")
+        self.path, self.holder = path, holder

@@ -1,0 +1,109 @@
+"""Milvus index names and parameters, validated as Milvus validates them.
+
+`resolve` turns a create_index request (field type, index type, metric, params) into an
+`IndexSpec` or raises InvalidArgument / Unsupported. An index without index_type is AUTOINDEX,
+on vector and scalar fields alike. AUTOINDEX on a float vector builds HNSW; on a scalar field it
+is an inverted index. Index types Milvus has and elanus does not serve yet are refused with a
+clear error, never accepted and ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from elanus.errors import InvalidArgument, Unsupported
+from elanus.index.vector import METRICS, IndexSpec
+from elanus.schema import DataType, FieldSchema
+
+DEFAULT_FLOAT_METRIC = "COSINE"
+
+# What each served vector index type builds, and its build parameters with Milvus's defaults.
+VECTOR_KINDS: dict[str, str] = {"FLAT": "FLAT", "HNSW": "HNSW", "IVF_FLAT": "IVF_FLAT",
+                                "AUTOINDEX": "HNSW"}
+AUTOINDEX_BUILD = {"M": "18", "efConstruction": "240"}
+KNOWN_VECTOR_TYPES = frozenset({
+    "IVF_SQ8", "IVF_PQ", "IVF_RABITQ", "HNSW_SQ", "HNSW_PQ", "HNSW_PRQ", "SCANN", "DISKANN",
+    "BIN_FLAT", "BIN_IVF_FLAT", "MINHASH_LSH", "SPARSE_INVERTED_INDEX", "SPARSE_WAND", "GPU_CAGRA",
+    "GPU_IVF_FLAT", "GPU_IVF_PQ", "GPU_BRUTE_FORCE",
+})
+SCALAR_TYPES: dict[str, frozenset[DataType]] = {
+    "AUTOINDEX": frozenset(DataType) - {DataType.JSON},
+    "INVERTED": frozenset({DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32,
+                           DataType.INT64, DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR,
+                           DataType.ARRAY}),
+    "STL_SORT": frozenset({DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64,
+                           DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR}),
+    "TRIE": frozenset({DataType.VARCHAR}),
+    "BITMAP": frozenset({DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32,
+                         DataType.INT64, DataType.VARCHAR, DataType.ARRAY}),
+}
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    kind: str  # faiss structure: "FLAT" | "HNSW" | "IVF_FLAT"
+    params: dict[str, str]
+
+
+def resolve(f: FieldSchema, index_name: str, params: dict[str, str]) -> IndexSpec:
+    """Validate a create_index request on field `f`; `params` is every key the client sent."""
+    params = {k: str(v) for k, v in params.items()}
+    index_type = (params.get("index_type") or "AUTOINDEX").upper()
+    params["index_type"] = index_type
+    if f.dtype.is_vector:
+        return _vector_spec(f, index_name, index_type, params)
+    return _scalar_spec(f, index_name, index_type, params)
+
+
+def _vector_spec(f: FieldSchema, index_name: str, index_type: str,
+                 params: dict[str, str]) -> IndexSpec:
+    if index_type not in VECTOR_KINDS:
+        if index_type in KNOWN_VECTOR_TYPES:
+            raise Unsupported(f"index type {index_type} is not supported by this elanus build "
+                              "yet; use FLAT, HNSW, IVF_FLAT or AUTOINDEX")
+        raise InvalidArgument(f"invalid index type: {index_type}")
+    metric = (params.get("metric_type") or DEFAULT_FLOAT_METRIC).upper()
+    if metric not in METRICS:
+        raise InvalidArgument(f"metric type {metric} not found or not supported, supported: "
+                              f"[{' '.join(METRICS)}]")
+    params["metric_type"] = metric
+    plan = build_plan(index_type, params)
+    if plan.kind == "HNSW":
+        _check_int(plan.params, "M", 2, 2048)
+        _check_int(plan.params, "efConstruction", 1, 2**31 - 1)
+    if plan.kind == "IVF_FLAT":
+        _check_int(plan.params, "nlist", 1, 65536)
+    return IndexSpec(index_name, f.name, index_type, metric, params)
+
+
+def _scalar_spec(f: FieldSchema, index_name: str, index_type: str,
+                 params: dict[str, str]) -> IndexSpec:
+    allowed = SCALAR_TYPES.get(index_type)
+    if allowed is None:
+        if index_type in VECTOR_KINDS or index_type in KNOWN_VECTOR_TYPES:
+            raise InvalidArgument(f"data type {f.dtype.milvus_name} can't build with this index "
+                                  f"{index_type}")
+        raise Unsupported(f"scalar index type {index_type} is not supported by this elanus "
+                          "build yet")
+    if f.dtype not in allowed:
+        raise InvalidArgument(f"{index_type} are not supported on {f.dtype.milvus_name} field")
+    params.pop("metric_type", None)
+    return IndexSpec(index_name, f.name, index_type, "", params)
+
+
+def build_plan(index_type: str, params: dict[str, str]) -> BuildPlan:
+    kind = VECTOR_KINDS[index_type]
+    build = dict(AUTOINDEX_BUILD) if index_type == "AUTOINDEX" else {}
+    build.update({k: v for k, v in params.items() if k not in ("index_type", "metric_type")})
+    return BuildPlan(kind, build)
+
+
+def _check_int(params: dict[str, str], name: str, low: int, high: int) -> None:
+    if name not in params:
+        return
+    try:
+        value = int(params[name])
+    except ValueError:
+        raise InvalidArgument(f"param '{name}' ({params[name]}) should be an integer") from None
+    if not low <= value <= high:
+        raise InvalidArgument(f"param '{name}' ({value}) should be in range [{low}, {high}]")

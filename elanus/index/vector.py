@@ -1,0 +1,197 @@
+"""Dense float vector indexes over one segment, on faiss.
+
+Rows are segment offsets 0..n-1; the segment maps offsets to primary keys. Scores are Milvus's:
+squared Euclidean distance for L2 (smaller is closer), inner product for IP and cosine similarity
+for COSINE (larger is closer). COSINE vectors are normalised once at build time and queries at
+search time, so it runs as inner product. A missing hit has offset -1.
+
+`allowed` is a boolean mask over the offsets (filter AND NOT deleted). When few rows pass, the
+search is exact over the survivors, so a filtered search returns min(k, passing) hits whatever
+the selectivity; otherwise the index searches with a faiss ID selector, and falls back to exact
+search if the index comes back short. faiss releases the GIL, so segments search in parallel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from elanus.errors import InvalidArgument
+
+Offsets = npt.NDArray[np.int64]
+Scores = npt.NDArray[np.float32]
+Vectors = npt.NDArray[np.float32]
+
+METRICS = ("L2", "IP", "COSINE")
+# Below this share of passing rows, exact search over the survivors is both faster and exact.
+EXACT_BELOW_FRACTION = 0.05
+EXACT_BELOW_ROWS = 20_000
+
+
+def faiss_metric(metric: str) -> int:
+    return faiss.METRIC_L2 if metric == "L2" else faiss.METRIC_INNER_PRODUCT
+
+
+def larger_is_closer(metric: str) -> bool:
+    return metric != "L2"
+
+
+def normalized(vectors: Vectors) -> Vectors:
+    """Unit-norm copies of the rows (zero rows stay zero), as float32 C-contiguous."""
+    out = np.array(vectors, dtype=np.float32, copy=True, order="C")
+    faiss.normalize_L2(out)
+    return out
+
+
+def prepare(vectors: Vectors, metric: str) -> Vectors:
+    """Vectors as the index stores and searches them for `metric`."""
+    if metric == "COSINE":
+        return normalized(vectors)
+    return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def exact_search(base: Vectors, queries: Vectors, k: int, metric: str,
+                 allowed: npt.NDArray[np.bool_] | None = None) -> tuple[Offsets, Scores]:
+    """Brute-force top k over `base` (already prepared for `metric`), optionally restricted."""
+    nq = len(queries)
+    if allowed is not None:
+        survivors = np.flatnonzero(allowed)
+        if len(survivors) == 0 or k == 0:
+            return _empty(nq, k, metric)
+        sub_offsets, scores = exact_search(base[survivors], queries, k, metric)
+        offsets = np.where(sub_offsets >= 0, survivors[np.maximum(sub_offsets, 0)], -1)
+        return offsets.astype(np.int64), scores
+    if len(base) == 0 or k == 0:
+        return _empty(nq, k, metric)
+    kk = min(k, len(base))
+    scores, offsets = faiss.knn(queries, base, kk, metric=faiss_metric(metric))
+    if kk < k:
+        return _pad(offsets, scores, k, metric)
+    return offsets.astype(np.int64), scores.astype(np.float32)
+
+
+def _empty(nq: int, k: int, metric: str) -> tuple[Offsets, Scores]:
+    fill = -np.inf if larger_is_closer(metric) else np.inf
+    return np.full((nq, k), -1, dtype=np.int64), np.full((nq, k), fill, dtype=np.float32)
+
+
+def _pad(offsets: Any, scores: Any, k: int, metric: str) -> tuple[Offsets, Scores]:
+    out_o, out_s = _empty(len(offsets), k, metric)
+    out_o[:, : offsets.shape[1]] = offsets
+    out_s[:, : scores.shape[1]] = scores
+    return out_o, out_s
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """A Milvus index definition on one field, as stored in the catalog."""
+
+    index_name: str
+    field_name: str
+    index_type: str  # as the user gave it, e.g. "AUTOINDEX", "HNSW"
+    metric_type: str  # "" for scalar indexes
+    params: dict[str, str]  # every user-given key/value, for describe_index
+
+
+class FaissIndex:
+    """A built faiss index over one segment's vectors for one metric."""
+
+    def __init__(self, index: Any, metric: str, kind: str, base: Vectors) -> None:
+        self._index = index
+        self.metric = metric
+        self.kind = kind  # "FLAT" | "HNSW" | "IVF_FLAT"
+        self._base = base  # prepared vectors, for exact search of small filtered sets
+
+    @property
+    def num_rows(self) -> int:
+        return int(self._index.ntotal)
+
+    def serialize(self) -> bytes:
+        return bytes(faiss.serialize_index(self._index).tobytes())
+
+    @classmethod
+    def deserialize(cls, data: bytes, metric: str, kind: str, base: Vectors) -> FaissIndex:
+        index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        return cls(index, metric, kind, prepare(base, metric))
+
+    def search(self, queries: Vectors, k: int, allowed: npt.NDArray[np.bool_] | None = None,
+               params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
+        """Top k per query; `queries` are already prepared for the metric."""
+        n = self.num_rows
+        if allowed is not None:
+            passing = int(np.count_nonzero(allowed))
+            if passing == n:
+                allowed = None
+            elif passing <= max(k, EXACT_BELOW_ROWS) or passing < n * EXACT_BELOW_FRACTION:
+                return exact_search(self._base, queries, k, self.metric, allowed)
+        search_params = self._search_params(k, params or {}, allowed)
+        kk = min(k, n)
+        if kk == 0:
+            return _empty(len(queries), k, self.metric)
+        scores, offsets = self._index.search(queries, kk, params=search_params)
+        offsets = offsets.astype(np.int64)
+        want = min(kk, n if allowed is None else int(np.count_nonzero(allowed)))
+        if allowed is not None and int((offsets[:, :want] < 0).sum()):
+            return exact_search(self._base, queries, k, self.metric, allowed)
+        if kk < k:
+            return _pad(offsets, scores, k, self.metric)
+        return offsets, scores.astype(np.float32)
+
+    def _search_params(self, k: int, params: dict[str, Any],
+                       allowed: npt.NDArray[np.bool_] | None) -> Any:
+        selector = None
+        if allowed is not None:
+            bits = np.packbits(allowed, bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+            selector.bits_keepalive = bits  # the selector holds a raw pointer into `bits`
+        if self.kind == "HNSW":
+            ef = max(int(params.get("ef", 0) or 0), k, 16)
+            sp = faiss.SearchParametersHNSW(efSearch=ef)
+        elif self.kind == "IVF_FLAT":
+            sp = faiss.SearchParametersIVF(nprobe=int(params.get("nprobe", 8) or 8))
+        else:
+            sp = faiss.SearchParameters()
+        if selector is not None:
+            sp.sel = selector
+            sp.selector_keepalive = selector
+        return sp
+
+
+def _int_param(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name, default)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"param '{name}' ({raw}) should be an integer") from None
+    if not low <= value <= high:
+        raise InvalidArgument(f"param '{name}' ({value}) should be in range [{low}, {high}]")
+    return value
+
+
+def build_index(kind: str, vectors: Vectors, metric: str, params: dict[str, str]) -> FaissIndex:
+    """Build a faiss index of `kind` ("FLAT", "HNSW", "IVF_FLAT") over raw segment vectors."""
+    base = prepare(vectors, metric)
+    n, dim = base.shape
+    fm = faiss_metric(metric)
+    if kind == "HNSW":
+        m = _int_param(params, "M", 16, 2, 2048)
+        efc = _int_param(params, "efConstruction", 200, 1, 2**31 - 1)
+        index = faiss.IndexHNSWFlat(dim, m, fm)
+        index.hnsw.efConstruction = efc
+    elif kind == "IVF_FLAT":
+        nlist = _int_param(params, "nlist", 128, 1, 65536)
+        nlist = max(1, min(nlist, n))
+        quantizer = faiss.IndexFlat(dim, fm)
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, fm)
+        index.cp.min_points_per_centroid = 1
+        index.train(base)
+        index.quantizer_keepalive = quantizer
+    else:
+        index = faiss.IndexFlat(dim, fm)
+    if n:
+        index.add(base)
+    return FaissIndex(index, metric, kind, base)

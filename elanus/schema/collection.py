@@ -1,0 +1,217 @@
+"""Field and collection schemas: frozen values, validated once, persisted as JSON.
+
+A collection schema is checked against Milvus's rules when created (`validate_schema`) and is
+immutable afterwards. Field ids start at 100 as in Milvus. The dynamic field, when enabled, is a
+JSON field named ``$meta`` that holds every key the schema does not declare.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import pyarrow as pa
+
+from elanus.errors import InvalidArgument, Unsupported
+from elanus.schema.types import (
+    ARRAY_ELEMENT_TYPES,
+    SUPPORTED_SCALARS,
+    SUPPORTED_VECTORS,
+    DataType,
+    arrow_type,
+)
+
+DYNAMIC_FIELD = "$meta"
+FIRST_FIELD_ID = 100
+MAX_NAME_LENGTH = 255
+MAX_FIELDS = 64
+MAX_DIM = 32768
+MAX_VARCHAR_LENGTH = 65535
+MAX_ARRAY_CAPACITY = 4096
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class FieldSchema:
+    name: str
+    dtype: DataType
+    field_id: int = 0
+    description: str = ""
+    is_primary: bool = False
+    auto_id: bool = False
+    dim: int = 0
+    max_length: int = 0
+    element_type: DataType = DataType.NONE
+    max_capacity: int = 0
+    nullable: bool = False
+    default_value: Any = None
+    is_dynamic: bool = False
+    is_partition_key: bool = False
+    is_clustering_key: bool = False
+    type_params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return arrow_type(self.dtype, self.dim, self.element_type)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["dtype"] = int(self.dtype)
+        out["element_type"] = int(self.element_type)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> FieldSchema:
+        raw = dict(raw)
+        raw["dtype"] = DataType(raw["dtype"])
+        raw["element_type"] = DataType(raw.get("element_type", 0))
+        return cls(**raw)
+
+
+@dataclass(frozen=True)
+class CollectionSchema:
+    name: str
+    fields: tuple[FieldSchema, ...]
+    description: str = ""
+    enable_dynamic_field: bool = False
+
+    @property
+    def primary(self) -> FieldSchema:
+        return next(f for f in self.fields if f.is_primary)
+
+    @property
+    def vector_fields(self) -> tuple[FieldSchema, ...]:
+        return tuple(f for f in self.fields if f.dtype.is_vector)
+
+    @property
+    def auto_id(self) -> bool:
+        return self.primary.auto_id
+
+    def field(self, name: str) -> FieldSchema | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def field_by_id(self, field_id: int) -> FieldSchema | None:
+        return next((f for f in self.fields if f.field_id == field_id), None)
+
+    def arrow_schema(self) -> pa.Schema:
+        """Columns of a stored segment: every field, plus the hidden row timestamp."""
+        cols = [pa.field(f.name, f.arrow_type, nullable=True) for f in self.fields]
+        cols.append(pa.field(TIMESTAMP_COLUMN, pa.uint64(), nullable=False))
+        return pa.schema(cols)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "enable_dynamic_field": self.enable_dynamic_field,
+            "fields": [f.to_dict() for f in self.fields],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> CollectionSchema:
+        return cls(
+            name=raw["name"],
+            description=raw.get("description", ""),
+            enable_dynamic_field=raw.get("enable_dynamic_field", False),
+            fields=tuple(FieldSchema.from_dict(f) for f in raw["fields"]),
+        )
+
+
+TIMESTAMP_COLUMN = "$ts"
+
+
+def validate_name(name: str, what: str) -> None:
+    """Milvus's naming rule for collections, fields, indexes and aliases."""
+    kind = what.capitalize()
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidArgument(f"{what} name should not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidArgument(
+            f"the length of a {what} name must be less than {MAX_NAME_LENGTH} characters"
+        )
+    if not (name[0].isascii() and (name[0].isalpha() or name[0] == "_")):
+        raise InvalidArgument(
+            f"the first character of a {what} name must be an underscore or letter"
+        )
+    if not _NAME.fullmatch(name):
+        raise InvalidArgument(
+            f"{kind} name can only contain numbers, letters and underscores: {name}"
+        )
+
+
+def validate_schema(schema: CollectionSchema) -> CollectionSchema:
+    """Check a new collection's schema and assign field ids; returns the schema to store."""
+    validate_name(schema.name, "collection")
+    if not schema.fields:
+        raise InvalidArgument("schema does not contain any field")
+    if len(schema.fields) > MAX_FIELDS:
+        raise InvalidArgument(f"maximum field's number should be limited to {MAX_FIELDS}")
+    names = [f.name for f in schema.fields]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup is not None:
+        raise InvalidArgument(f"duplicated field name {dup} found")
+    primaries = [f for f in schema.fields if f.is_primary]
+    if not primaries:
+        raise InvalidArgument("schema does not contain primary key field")
+    if len(primaries) > 1:
+        raise InvalidArgument("there are more than one primary key, field name = "
+                              f"{primaries[0].name}, {primaries[1].name}")
+    pk = primaries[0]
+    if pk.dtype not in (DataType.INT64, DataType.VARCHAR):
+        raise InvalidArgument("only int64 and varchar can be used as the primary key")
+    if pk.nullable:
+        raise InvalidArgument("primary field not support null")
+    if not schema.vector_fields:
+        raise InvalidArgument("schema does not contain vector field")
+    fixed = []
+    for i, f in enumerate(schema.fields):
+        if f.name != DYNAMIC_FIELD:
+            validate_name(f.name, "field")
+        _validate_field(f)
+        fixed.append(replace(f, field_id=FIRST_FIELD_ID + i))
+    return replace(schema, fields=tuple(fixed))
+
+
+def _validate_field(f: FieldSchema) -> None:
+    if f.dtype.is_vector:
+        if f.dtype not in SUPPORTED_VECTORS:
+            raise Unsupported(f"vector type {f.dtype.milvus_name} of field {f.name} is not "
+                              "supported by this elanus build yet")
+        if not 1 <= f.dim <= MAX_DIM:
+            raise InvalidArgument(
+                f"invalid dimension: {f.dim}. should be in range 2 ~ {MAX_DIM}"
+                if f.dim else f"dimension is not defined in field type params of {f.name}"
+            )
+        if f.nullable:
+            raise InvalidArgument(f"vector type not support null, field: {f.name}")
+        return
+    if f.dtype not in SUPPORTED_SCALARS:
+        raise Unsupported(f"data type {f.dtype.milvus_name} of field {f.name} is not "
+                          "supported by this elanus build yet")
+    if f.dtype == DataType.VARCHAR:
+        if not 0 < f.max_length <= MAX_VARCHAR_LENGTH:
+            raise InvalidArgument(
+                f"the maximum length specified for the field({f.name}) should be in (0, "
+                f"{MAX_VARCHAR_LENGTH}], but got {f.max_length} instead"
+                if f.max_length else f"type param(max_length) should be specified for the "
+                f"field({f.name}) of collection"
+            )
+    if f.dtype == DataType.ARRAY:
+        if f.element_type not in ARRAY_ELEMENT_TYPES:
+            raise InvalidArgument(f"element type {f.element_type.name} is not supported")
+        if not 0 < f.max_capacity <= MAX_ARRAY_CAPACITY:
+            raise InvalidArgument(
+                f"the maximum capacity specified for a Array should be in (0, "
+                f"{MAX_ARRAY_CAPACITY}], but got {f.max_capacity}"
+            )
+        if f.element_type == DataType.VARCHAR and not 0 < f.max_length <= MAX_VARCHAR_LENGTH:
+            raise InvalidArgument(f"type param(max_length) should be specified for the "
+                                  f"field({f.name}) of collection")
+    if f.auto_id and not f.is_primary:
+        raise InvalidArgument("only primary field can speficy AutoID with true")
+    if f.is_primary and f.auto_id and f.dtype != DataType.INT64:
+        # Milvus 2.6 allows auto_id on VARCHAR keys as well; they are generated as strings.
+        if f.dtype != DataType.VARCHAR:
+            raise InvalidArgument("only int64 and varchar can be auto id")

@@ -1,0 +1,108 @@
+"""Milvus data types and their Arrow storage types.
+
+The numeric values are Milvus's own (schema.proto DataType), so they cross the wire unchanged.
+Storage: scalars map to the matching Arrow primitive; VARCHAR to large_string; JSON to
+large_binary holding UTF-8 JSON text; ARRAY to a list of its element type; FLOAT_VECTOR to a
+fixed-size list of float32.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import pyarrow as pa
+
+
+class DataType(enum.IntEnum):
+    NONE = 0
+    BOOL = 1
+    INT8 = 2
+    INT16 = 3
+    INT32 = 4
+    INT64 = 5
+    FLOAT = 10
+    DOUBLE = 11
+    STRING = 20
+    VARCHAR = 21
+    ARRAY = 22
+    JSON = 23
+    GEOMETRY = 24
+    TEXT = 25
+    TIMESTAMPTZ = 26
+    BINARY_VECTOR = 100
+    FLOAT_VECTOR = 101
+    FLOAT16_VECTOR = 102
+    BFLOAT16_VECTOR = 103
+    SPARSE_FLOAT_VECTOR = 104
+    INT8_VECTOR = 105
+
+    @property
+    def is_vector(self) -> bool:
+        return 100 <= self.value < 200
+
+    @property
+    def is_integer(self) -> bool:
+        return self in _INTEGERS
+
+    @property
+    def is_floating(self) -> bool:
+        return self in (DataType.FLOAT, DataType.DOUBLE)
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.is_integer or self.is_floating
+
+    @property
+    def is_string(self) -> bool:
+        return self in (DataType.VARCHAR, DataType.STRING)
+
+    @property
+    def milvus_name(self) -> str:
+        return _MILVUS_NAMES.get(self, self.name)
+
+
+_INTEGERS = frozenset({DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64})
+
+_MILVUS_NAMES = {
+    DataType.BOOL: "Bool", DataType.INT8: "Int8", DataType.INT16: "Int16",
+    DataType.INT32: "Int32", DataType.INT64: "Int64", DataType.FLOAT: "Float",
+    DataType.DOUBLE: "Double", DataType.VARCHAR: "VarChar", DataType.ARRAY: "Array",
+    DataType.JSON: "JSON", DataType.FLOAT_VECTOR: "FloatVector",
+    DataType.BINARY_VECTOR: "BinaryVector", DataType.FLOAT16_VECTOR: "Float16Vector",
+    DataType.BFLOAT16_VECTOR: "BFloat16Vector", DataType.SPARSE_FLOAT_VECTOR: "SparseFloatVector",
+    DataType.INT8_VECTOR: "Int8Vector",
+}
+
+# Types this build stores, validates, filters and returns end to end. Others are refused at
+# create_collection with a clear error instead of being accepted and mishandled.
+SUPPORTED_SCALARS = frozenset({
+    DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64,
+    DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR, DataType.JSON, DataType.ARRAY,
+})
+SUPPORTED_VECTORS = frozenset({DataType.FLOAT_VECTOR})
+ARRAY_ELEMENT_TYPES = frozenset({
+    DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64,
+    DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR,
+})
+
+_SCALAR_ARROW: dict[DataType, pa.DataType] = {
+    DataType.BOOL: pa.bool_(),
+    DataType.INT8: pa.int8(),
+    DataType.INT16: pa.int16(),
+    DataType.INT32: pa.int32(),
+    DataType.INT64: pa.int64(),
+    DataType.FLOAT: pa.float32(),
+    DataType.DOUBLE: pa.float64(),
+    DataType.VARCHAR: pa.large_string(),
+    DataType.STRING: pa.large_string(),
+    DataType.JSON: pa.large_binary(),
+}
+
+
+def arrow_type(dtype: DataType, dim: int = 0, element_type: DataType = DataType.NONE) -> pa.DataType:
+    """The Arrow type a column of `dtype` is stored as."""
+    if dtype == DataType.FLOAT_VECTOR:
+        return pa.list_(pa.float32(), dim)
+    if dtype == DataType.ARRAY:
+        return pa.large_list(_SCALAR_ARROW[element_type])
+    return _SCALAR_ARROW[dtype]

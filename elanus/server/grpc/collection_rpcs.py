@@ -1,0 +1,162 @@
+"""RPCs on collections: create, drop, has, describe, list, load, release, flush, statistics."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pymilvus.grpc_gen import common_pb2, milvus_pb2
+
+from elanus.engine.engine import Engine
+from elanus.engine.tso import physical_ms
+from elanus.errors import CollectionNotLoaded, InvalidArgument, PartitionNotFound, Unsupported
+from elanus.schema import validate_name
+from elanus.server.grpc.handlers import db_name, handler, kv_pairs
+from elanus.server.grpc.schema_codec import decode_schema, encode_schema
+from elanus.server.grpc.status import OK
+
+DEFAULT_PARTITION = "_default"
+
+
+@handler("CreateCollection")
+def create_collection(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
+    validate_name(req.collection_name, "collection")
+    schema = decode_schema(req.schema, req.collection_name)
+    props = kv_pairs(req.properties)
+    if req.num_partitions and req.num_partitions > 0 and not any(
+            f.is_partition_key for f in schema.fields):
+        raise InvalidArgument("num_partitions should only be specified with partition key field "
+                              "enabled")
+    if any(f.is_partition_key for f in schema.fields):
+        raise Unsupported("partition key fields are not supported by this elanus build yet")
+    engine.create_collection(db_name(req, ctx), schema, consistency_level=req.consistency_level,
+                             num_shards=req.shards_num or 1, properties=props)
+    return OK
+
+
+@handler("DropCollection")
+def drop_collection(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
+    db = db_name(req, ctx)
+    if engine.has_collection(db, req.collection_name):
+        engine.drop_collection(db, req.collection_name)
+    return OK  # Milvus: dropping a collection that does not exist succeeds
+
+
+@handler("HasCollection")
+def has_collection(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.BoolResponse:
+    return milvus_pb2.BoolResponse(status=OK,
+                                   value=engine.has_collection(db_name(req, ctx),
+                                                               req.collection_name))
+
+
+@handler("DescribeCollection")
+def describe_collection(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.DescribeCollectionResponse:
+    info = engine.describe_collection(db_name(req, ctx), req.collection_name)
+    return milvus_pb2.DescribeCollectionResponse(
+        status=OK, schema=encode_schema(info.schema), collectionID=info.id,
+        created_timestamp=info.created_ts, created_utc_timestamp=physical_ms(info.created_ts),
+        shards_num=info.num_shards, consistency_level=info.consistency_level,
+        collection_name=info.name, db_name=info.db, num_partitions=len(info.partitions),
+        virtual_channel_names=[f"by-dev-rootcoord-dml_{i}_{info.id}v{i}"
+                               for i in range(info.num_shards)],
+        physical_channel_names=[f"by-dev-rootcoord-dml_{i}" for i in range(info.num_shards)],
+        properties=[common_pb2.KeyValuePair(key=k, value=v) for k, v in info.properties.items()],
+    )
+
+
+@handler("ShowCollections")
+def show_collections(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.ShowCollectionsResponse:
+    db = db_name(req, ctx)
+    names = engine.list_collections(db)
+    if req.collection_names:
+        names = [n for n in names if n in set(req.collection_names)]
+    infos = [engine.describe_collection(db, n) for n in names]
+    loaded = [100 if engine.load_state(db, n) else 0 for n in names]
+    return milvus_pb2.ShowCollectionsResponse(
+        status=OK, collection_names=names, collection_ids=[i.id for i in infos],
+        created_timestamps=[i.created_ts for i in infos],
+        created_utc_timestamps=[physical_ms(i.created_ts) for i in infos],
+        inMemory_percentages=loaded, query_service_available=[bool(p) for p in loaded],
+        shards_num=[i.num_shards for i in infos])
+
+
+@handler("LoadCollection")
+def load_collection(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
+    engine.load_collection(db_name(req, ctx), req.collection_name)
+    return OK
+
+
+@handler("ReleaseCollection")
+def release_collection(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
+    engine.release_collection(db_name(req, ctx), req.collection_name)
+    return OK
+
+
+@handler("GetLoadState")
+def get_load_state(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.GetLoadStateResponse:
+    _check_partitions(req.partition_names)
+    loaded = engine.load_state(db_name(req, ctx), req.collection_name)
+    state = common_pb2.LoadStateLoaded if loaded else common_pb2.LoadStateNotLoad
+    return milvus_pb2.GetLoadStateResponse(status=OK, state=state)
+
+
+@handler("GetLoadingProgress")
+def get_loading_progress(engine: Engine, req: Any,
+                         ctx: Any) -> milvus_pb2.GetLoadingProgressResponse:
+    _check_partitions(req.partition_names)
+    loaded = engine.load_state(db_name(req, ctx), req.collection_name)
+    if not loaded:
+        raise CollectionNotLoaded(req.collection_name)
+    return milvus_pb2.GetLoadingProgressResponse(status=OK, progress=100, refresh_progress=100)
+
+
+@handler("GetCollectionStatistics")
+def get_collection_statistics(engine: Engine, req: Any,
+                              ctx: Any) -> milvus_pb2.GetCollectionStatisticsResponse:
+    stats = engine.collection_stats(db_name(req, ctx), req.collection_name)
+    return milvus_pb2.GetCollectionStatisticsResponse(
+        status=OK, stats=[common_pb2.KeyValuePair(key="row_count", value=str(stats.row_count))])
+
+
+@handler("Flush")
+def flush(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.FlushResponse:
+    db = db_name(req, ctx)
+    out = milvus_pb2.FlushResponse(status=OK, db_name=db)
+    now = int(time.time())
+    for name in req.collection_names:
+        sealed = engine.flush(db, name)
+        out.coll_segIDs[name].data.extend(sealed)
+        out.flush_coll_segIDs[name].data.extend(sealed)
+        out.coll_seal_times[name] = now
+        out.coll_flush_ts[name] = engine.tso.allocate()
+    return out
+
+
+@handler("GetFlushState")
+def get_flush_state(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.GetFlushStateResponse:
+    # Flush seals synchronously: every segment id it returned is already committed.
+    return milvus_pb2.GetFlushStateResponse(status=OK, flushed=True)
+
+
+@handler("ShowPartitions")
+def show_partitions(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.ShowPartitionsResponse:
+    info = engine.describe_collection(db_name(req, ctx), req.collection_name)
+    loaded = engine.load_state(info.db, info.name)
+    names = [n for n in info.partitions if not req.partition_names or n in req.partition_names]
+    return milvus_pb2.ShowPartitionsResponse(
+        status=OK, partition_names=names, partitionIDs=[info.id * 1000 for _ in names],
+        created_timestamps=[info.created_ts for _ in names],
+        created_utc_timestamps=[physical_ms(info.created_ts) for _ in names],
+        inMemory_percentages=[100 if loaded else 0 for _ in names])
+
+
+@handler("HasPartition")
+def has_partition(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.BoolResponse:
+    info = engine.describe_collection(db_name(req, ctx), req.collection_name)
+    return milvus_pb2.BoolResponse(status=OK, value=req.partition_name in info.partitions)
+
+
+def _check_partitions(names: Any) -> None:
+    for name in names:
+        if name != DEFAULT_PARTITION:
+            raise PartitionNotFound(name, "")

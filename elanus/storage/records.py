@@ -1,0 +1,111 @@
+"""The WAL record kinds the engine writes, and their byte encoding.
+
+A record is one WAL payload:
+
+    offset  size  field
+    0       1     kind: 1 insert, 2 delete
+    1       1     zero
+    2       2     header length h, unsigned little-endian
+    4       h     header: UTF-8 JSON object (insert: collection_id, partition;
+                  delete: collection_id, ts)
+    4+h     p     zero bytes padding 4+h up to a multiple of 8
+    4+h+p   ...   Arrow IPC stream of one table: an insert's rows (with their "$ts" column),
+                  or a delete's primary keys as the single column "pk"
+
+The Arrow stream starts 8-byte aligned within the payload so that `decode` reads its buffers in
+place (zero copy) from the payload bytes. Uncompressed: records are short-lived and the WAL is
+on the write path.
+
+Pure functions over immutable values; any thread may call them.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from elanus.errors import Corruption, InvalidArgument
+
+INSERT = 1
+DELETE = 2
+_PREFIX = struct.Struct("<BBH")  # kind, zero, header length
+_ALIGN = 8
+_PK_COLUMN = "pk"
+
+
+@dataclass(frozen=True)
+class InsertRecord:
+    """Rows inserted into one partition; `table` already carries its "$ts" column."""
+
+    collection_id: int
+    partition: str
+    table: pa.Table
+
+
+@dataclass(frozen=True)
+class DeleteRecord:
+    """Primary keys deleted from a collection at hybrid timestamp `ts`.
+
+    `pks` is int64 or large_string, as the collection's primary key field.
+    """
+
+    collection_id: int
+    ts: int
+    pks: pa.Array
+
+
+Record = InsertRecord | DeleteRecord
+
+
+def encode(record: Record) -> bytes:
+    """Encode a record as one WAL payload."""
+    match record:
+        case InsertRecord(collection_id, partition, table):
+            kind, header = INSERT, {"collection_id": collection_id, "partition": partition}
+        case DeleteRecord(collection_id, ts, pks):
+            if not (pa.types.is_int64(pks.type) or pa.types.is_large_string(pks.type)):
+                raise InvalidArgument(f"delete primary keys must be int64 or large_string, "
+                                      f"got {pks.type}")
+            kind, header = DELETE, {"collection_id": collection_id, "ts": ts}
+            table = pa.table({_PK_COLUMN: pks})
+        case _:
+            raise InvalidArgument(f"not a WAL record: {type(record).__name__}")
+    head = json.dumps(header, separators=(",", ":")).encode()
+    if len(head) > 0xFFFF:
+        raise InvalidArgument("WAL record header too long (partition name?)")
+    used = _PREFIX.size + len(head)
+    sink = pa.BufferOutputStream()
+    sink.write(_PREFIX.pack(kind, 0, len(head)) + head + bytes(-used % _ALIGN))
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())
+
+
+def decode(data: bytes | memoryview, what: str = "wal record") -> Record:
+    """Decode one WAL payload; `what` names it in errors (e.g. the WAL file and LSN).
+
+    Raises:
+        Corruption: the bytes are not a record this module wrote.
+    """
+    try:
+        kind, zero, head_len = _PREFIX.unpack_from(data, 0)
+        start = _PREFIX.size + head_len
+        header: dict[str, Any] = json.loads(bytes(data[_PREFIX.size:start]))
+        body = pa.py_buffer(data)[start + (-start % _ALIGN):]
+        table = pa.ipc.open_stream(body).read_all()
+        if zero != 0:
+            raise ValueError(f"reserved byte is {zero}")
+        if kind == INSERT:
+            return InsertRecord(int(header["collection_id"]), str(header["partition"]), table)
+        if kind == DELETE:
+            if table.column_names != [_PK_COLUMN]:
+                raise ValueError(f"delete columns are {table.column_names}")
+            return DeleteRecord(int(header["collection_id"]), int(header["ts"]),
+                                table.column(0).combine_chunks())
+        raise ValueError(f"unknown record kind {kind}")
+    except (struct.error, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+        raise Corruption(what, f"undecodable record: {exc}") from exc
