@@ -27,6 +27,9 @@ class Unsupported(ElanusError):
 
     code = 10  # merr.ErrServiceUnimplemented
 
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"service unimplemented: {detail}")
+
 
 class NotFound(ElanusError):
     code = 65535
@@ -37,11 +40,20 @@ class AlreadyExists(ElanusError):
 
 
 class InvalidArgument(ElanusError):
-    code = 1100  # merr.ErrParameterInvalid
+    """merr.ErrParameterInvalid: Milvus words these "<detail>: invalid parameter"."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"invalid parameter[{detail}]" if not detail.startswith("invalid") else detail)
+    code = 1100
+
+    def __init__(self, detail: str, expected: object = None, actual: object = None) -> None:
+        tail = f"[expected={expected}][actual={actual}]" if expected is not None else ""
+        super().__init__(f"{detail}: invalid parameter{tail}")
         self.detail = detail
+
+
+class UnexpectedError(ElanusError):
+    """A failure Milvus reports as a plain error (code 65535) rather than a typed one."""
+
+    code = 65535
 
 
 class NotLoaded(ElanusError):
@@ -75,13 +87,14 @@ class CollectionNotFound(NotFound):
 
 
 class CollectionNotLoaded(NotLoaded):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"collection not loaded[collection={name}]")
-        self.name = name
+    def __init__(self, collection_id: int, operation: str = "") -> None:
+        prefix = f"failed to {operation}: " if operation else ""
+        super().__init__(f"{prefix}collection not loaded[collection={collection_id}]")
+        self.collection_id = collection_id
 
 
 class CollectionAlreadyExists(AlreadyExists):
-    code = 1
+    code = 65535
 
     def __init__(self, name: str, database: str = "default") -> None:
         super().__init__(
@@ -101,26 +114,33 @@ class PartitionNotFound(NotFound):
 class IndexNotFound(NotFound):
     code = 700
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"index not found[{detail}]")
+    def __init__(self, key: str, value: str) -> None:
+        super().__init__(f"index not found[{key}={value}]")
 
 
 class IndexAlreadyExists(AlreadyExists):
     code = 65535
 
     def __init__(self, field: str) -> None:
-        super().__init__(
-            f"CreateIndex failed: at most one distinct index is allowed per field: {field}"
-        )
+        super().__init__("CreateIndex failed: at most one distinct index is allowed per field")
+        self.field = field
 
 
 class FieldNotFound(NotFound):
     code = 1100
 
     def __init__(self, field: str, collection: str = "") -> None:
-        where = f" in collection {collection}" if collection else ""
-        super().__init__(f"field {field} not exist{where}")
+        super().__init__(f"field {field} not exist: invalid parameter")
         self.field = field
+
+
+class FieldNameInvalid(InvalidArgument):
+    code = 1701  # merr.ErrFieldInvalidName
+
+    def __init__(self, field: str, detail: str) -> None:
+        Exception.__init__(self, f"Invalid field name: {field}. {detail}: field name invalid"
+                                 f"[field={field}]")
+        self.detail = detail
 
 
 class DataInvalid(InvalidArgument):
@@ -134,21 +154,17 @@ class FilterInvalid(InvalidArgument):
 
     code = 1100
 
-    def __init__(self, expression: str, detail: str, offset: int | None = None) -> None:
-        where = f" at offset {offset}" if offset is not None else ""
-        Exception.__init__(self, f"failed to create query plan: cannot parse expression: "
-                           f"{expression}, error: {detail}{where}")
+    def __init__(self, expression: str, detail: str, offset: int | None = None,
+                 plan: str = "query") -> None:
+        where = f" (at offset {offset})" if offset is not None else ""
+        Exception.__init__(self, f"failed to create {plan} plan: cannot parse expression: "
+                                 f"{expression}, error: {detail}{where}: invalid parameter")
         self.detail, self.expression, self.offset = detail, expression, offset
 
 
 class MetricTypeMismatch(InvalidArgument):
     def __init__(self, index_metric: str, search_metric: str) -> None:
-        Exception.__init__(
-            self,
-            f"metric type not match: invalid parameter[expected={index_metric}]"
-            f"[actual={search_metric}]",
-        )
-        self.detail = "metric type not match"
+        super().__init__("metric type not match", index_metric, search_metric)
 
 
 class DataDirLocked(ElanusError):

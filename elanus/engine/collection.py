@@ -224,11 +224,11 @@ class Collection:
 
     # -- reads -----------------------------------------------------------------------------
 
-    def segments(self) -> list[SegmentView]:
+    def segments(self, operation: str = "query") -> list[SegmentView]:
         """Snapshots of every segment a read must cover; the collection must be loaded."""
         with self.lock:
             if not self.loaded:
-                raise CollectionNotLoaded(self.name)
+                raise CollectionNotLoaded(self.id, operation)
             segs = self._all_segments()
         return [s.snapshot() for s in segs]
 

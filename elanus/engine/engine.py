@@ -40,6 +40,7 @@ from elanus.errors import (
     IndexAlreadyExists,
     IndexNotFound,
     InvalidArgument,
+    UnexpectedError,
 )
 from elanus.index.registry import resolve
 from elanus.index.vector import IndexSpec
@@ -250,11 +251,11 @@ class Engine:
         c = self.collection(db, name)
         with c.lock:
             spec = c.indexes.get(index_name) if index_name else c.index_on(field_name)
-            if spec is None:
-                raise IndexNotFound(f"collection={name}][index={index_name or field_name}")
-            if c.loaded and spec.metric_type:
-                raise InvalidArgument("index cannot be dropped, collection is loaded, please "
+            if c.loaded:
+                raise UnexpectedError("index cannot be dropped, collection is loaded, please "
                                       "release it first")
+            if spec is None:
+                return  # Milvus: dropping an index that does not exist succeeds
             garbage = self.catalog.drop_index(c.id, spec.index_name)
             del c.indexes[spec.index_name]
             c.files = [f for f in c.files if f.key not in set(garbage)]
@@ -269,14 +270,14 @@ class Engine:
                      if (not index_name or s.index_name == index_name)
                      and (not field_name or s.field_name == field_name)]
             if not specs:
-                raise IndexNotFound(f"collection={name}][index={index_name}")
-            total = c.num_rows()
+                raise IndexNotFound("indexName", index_name)
+            # As Milvus counts them: rows of sealed (flushed) segments only.
+            total = sum(f.num_rows for f in c.files if f.kind == "segment")
             infos = []
             for s in specs:
-                sealed = {f.segment_id: f.num_rows for f in c.files if f.kind == "segment"}
                 done = sum(f.num_rows for f in c.files
                            if f.kind == "index" and f.index_name == s.index_name)
-                pending = sum(sealed.values()) - done if s.metric_type else 0
+                pending = total - done if s.metric_type else 0
                 failure = self.index_builder.failures.get((c.id, s.index_name), "")
                 state = "Failed" if failure else ("Finished" if pending == 0 else "InProgress")
                 infos.append(IndexInfo(s.index_name, s.field_name, s.index_type, s.metric_type,
@@ -288,9 +289,12 @@ class Engine:
 
     def load_collection(self, db: str, name: str) -> None:
         c = self.collection(db, name)
-        for f in c.schema.vector_fields:
-            if c.index_on(f.name) is None:
-                raise IndexNotFound(f"collection={name}][field={f.name}")
+        if not c.indexes:
+            raise IndexNotFound("collection", name)
+        bare = [f.name for f in c.schema.vector_fields if c.index_on(f.name) is None]
+        if bare:
+            raise UnexpectedError(f"there is no vector index on field: [{' '.join(bare)}], "
+                                  "please create index firstly")
         c.load()
         self.catalog.set_loaded(c.id, True)
 
@@ -319,7 +323,13 @@ class Engine:
                params: dict[str, object] | None = None) -> MutationResult:
         c = self.collection(db, name)
         if not filter_text.strip():
-            raise InvalidArgument("expression must not be empty")
+            raise InvalidArgument("delete plan can't be empty or always true : ")
+        listed = read.listed_pks(c, filter_text, params or {})
+        if listed is not None:
+            # `pk in [...]` needs no loaded collection, and Milvus counts the keys it was given.
+            _, ts = c.delete(listed)
+            return MutationResult(pa.array([], type=c.pk_type), delete_count=len(listed),
+                                  timestamp=ts)
         pks = read.matching_pks(c, filter_text, params or {})
         count, ts = c.delete(pks) if len(pks) else (0, self.tso.allocate())
         return MutationResult(pa.array([], type=c.pk_type), delete_count=count, timestamp=ts)

@@ -102,7 +102,7 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
         raise InvalidArgument(f"the dim ({got}) of search data is not equal to the dim "
                               f"({field.dim}) of field {field.name}")
     out = plan_output(schema, req.output_fields, with_pk=False)
-    views = collection.segments()
+    views = collection.segments("search")
     masks = _masks(views, req.filter, schema, req.filter_params)
     cosine = metric == "COSINE"
     prepared = normalized(queries) if cosine else queries

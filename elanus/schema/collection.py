@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from elanus.errors import InvalidArgument, Unsupported
+from elanus.errors import FieldNameInvalid, InvalidArgument, Unsupported
 from elanus.schema.types import (
     ARRAY_ELEMENT_TYPES,
     SUPPORTED_SCALARS,
@@ -123,22 +123,36 @@ TIMESTAMP_COLUMN = "$ts"
 
 
 def validate_name(name: str, what: str) -> None:
-    """Milvus's naming rule for collections, fields, indexes and aliases."""
-    kind = what.capitalize()
+    """Milvus's naming rule for collections, indexes and aliases (1100) and fields (1701)."""
+    if what == "field":
+        _validate_field_name(name)
+        return
     if not isinstance(name, str) or not name.strip():
         raise InvalidArgument(f"{what} name should not be empty")
+    invalid = f"Invalid {what} name: {name}. "
     if len(name) > MAX_NAME_LENGTH:
-        raise InvalidArgument(
-            f"the length of a {what} name must be less than {MAX_NAME_LENGTH} characters"
-        )
+        raise InvalidArgument(f"{invalid} the length of a {what} name must be less than "
+                              f"{MAX_NAME_LENGTH} characters")
     if not (name[0].isascii() and (name[0].isalpha() or name[0] == "_")):
-        raise InvalidArgument(
-            f"the first character of a {what} name must be an underscore or letter"
-        )
+        raise InvalidArgument(f"{invalid} the first character of a {what} name must be an "
+                              "underscore or letter")
     if not _NAME.fullmatch(name):
-        raise InvalidArgument(
-            f"{kind} name can only contain numbers, letters and underscores: {name}"
-        )
+        raise InvalidArgument(f"{invalid} {what} name can only contain numbers, letters and "
+                              "underscores")
+
+
+def _validate_field_name(name: str) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise FieldNameInvalid("", "field name should not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise FieldNameInvalid(name, f"The length of a field name must be less than "
+                                     f"{MAX_NAME_LENGTH} characters.")
+    if not (name[0].isascii() and (name[0].isalpha() or name[0] == "_")):
+        raise FieldNameInvalid(name, "The first character of a field name must be an underscore "
+                                     "or letter.")
+    if not _NAME.fullmatch(name):
+        raise FieldNameInvalid(name, "Field name can only contain numbers, letters, and "
+                                     "underscores.")
 
 
 def validate_schema(schema: CollectionSchema) -> CollectionSchema:

@@ -6,12 +6,15 @@ A record is one WAL payload:
     0       1     kind: 1 insert, 2 delete
     1       1     zero
     2       2     header length h, unsigned little-endian
-    4       h     header: UTF-8 JSON object (insert: collection_id, partition;
+    4       8     body length b, unsigned little-endian
+    12      h     header: UTF-8 JSON object (insert: collection_id, partition;
                   delete: collection_id, ts)
-    4+h     p     zero bytes padding 4+h up to a multiple of 8
-    4+h+p   ...   Arrow IPC stream of one table: an insert's rows (with their "$ts" column),
-                  or a delete's primary keys as the single column "pk"
+    12+h    p     zero bytes padding 12+h up to a multiple of 8
+    12+h+p  b     body: Arrow IPC stream of one table: an insert's rows (with their "$ts"
+                  column), or a delete's primary keys as the single column "pk"
 
+The payload ends with the body; the recorded body length makes any truncation detectable
+(an Arrow stream cut at a message boundary would otherwise read as a shorter table).
 The Arrow stream starts 8-byte aligned within the payload so that `decode` reads its buffers in
 place (zero copy) from the payload bytes. Uncompressed: records are short-lived and the WAL is
 on the write path.
@@ -32,7 +35,7 @@ from elanus.errors import Corruption, InvalidArgument
 
 INSERT = 1
 DELETE = 2
-_PREFIX = struct.Struct("<BBH")  # kind, zero, header length
+_PREFIX = struct.Struct("<BBHQ")  # kind, zero, header length, body length
 _ALIGN = 8
 _PK_COLUMN = "pk"
 
@@ -77,12 +80,12 @@ def encode(record: Record) -> bytes:
     head = json.dumps(header, separators=(",", ":")).encode()
     if len(head) > 0xFFFF:
         raise InvalidArgument("WAL record header too long (partition name?)")
-    used = _PREFIX.size + len(head)
     sink = pa.BufferOutputStream()
-    sink.write(_PREFIX.pack(kind, 0, len(head)) + head + bytes(-used % _ALIGN))
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    return bytes(sink.getvalue())
+    body = sink.getvalue()
+    pad = bytes(-(_PREFIX.size + len(head)) % _ALIGN)
+    return b"".join((_PREFIX.pack(kind, 0, len(head), body.size), head, pad, memoryview(body)))
 
 
 def decode(data: bytes | memoryview, what: str = "wal record") -> Record:
@@ -92,13 +95,15 @@ def decode(data: bytes | memoryview, what: str = "wal record") -> Record:
         Corruption: the bytes are not a record this module wrote.
     """
     try:
-        kind, zero, head_len = _PREFIX.unpack_from(data, 0)
+        kind, zero, head_len, body_len = _PREFIX.unpack_from(data, 0)
         start = _PREFIX.size + head_len
-        header: dict[str, Any] = json.loads(bytes(data[_PREFIX.size:start]))
-        body = pa.py_buffer(data)[start + (-start % _ALIGN):]
-        table = pa.ipc.open_stream(body).read_all()
+        body_start = start + (-start % _ALIGN)
         if zero != 0:
             raise ValueError(f"reserved byte is {zero}")
+        if len(data) != body_start + body_len:
+            raise ValueError(f"{len(data)} bytes, expected {body_start + body_len}")
+        header: dict[str, Any] = json.loads(bytes(data[_PREFIX.size:start]))
+        table = pa.ipc.open_stream(pa.py_buffer(data)[body_start:]).read_all()
         if kind == INSERT:
             return InsertRecord(int(header["collection_id"]), str(header["partition"]), table)
         if kind == DELETE:

@@ -26,7 +26,7 @@ the last good frame. Any other bad frame, an LSN out of sequence, or a gap betwe
 
 Threads: any thread may call `append`, `replay`, `truncate_before`, `last_lsn` and `close`.
 Appends are group-committed: an appender queues its frame, and whichever appender finds no write
-in flight becomes the leader, writes every queued frame in LSN order with one writev and covers
+in flight becomes the leader, writes every queued frame in LSN order (writev) and covers
 them all with one fdatasync while later appenders queue behind it; the leader then wakes them
 all and the next leader takes the next batch. `replay` reads records durable when it starts and
 must not race a `truncate_before` that removes the files it reads. An I/O error in a write or
@@ -36,6 +36,7 @@ POSIX only (writev, fdatasync).
 
 from __future__ import annotations
 
+import logging
 import mmap
 import os
 import re
@@ -61,6 +62,8 @@ DEFAULT_FILE_BYTES = 64 << 20
 _CHECKED = struct.Struct("<4sIQ")  # the header bytes the crc covers
 _NAME = re.compile(r"^(\d{20})\.wal$")
 _IOV_MAX = 512  # buffers per writev call, well under every platform's IOV_MAX
+
+log = logging.getLogger(__name__)
 
 Payload = bytes | bytearray | memoryview
 
@@ -125,7 +128,7 @@ def _scan(path: Path, first_lsn: int, last: bool) -> tuple[int, int]:
 
 def _write_buffers(fd: int, buffers: list[Payload]) -> None:
     """Write `buffers` back to back at the file's end, retrying short writes."""
-    views = [memoryview(b).cast("B") for b in buffers if len(b)]
+    views = [v for v in (memoryview(b).cast("B") for b in buffers) if v.nbytes]
     i = 0
     while i < len(views):
         n = os.writev(fd, views[i : i + _IOV_MAX])
@@ -194,7 +197,11 @@ class Wal:
         active = files[-1][1]
         fd = os.open(active, os.O_WRONLY | os.O_APPEND)
         try:
-            if end < os.fstat(fd).st_size:
+            size = os.fstat(fd).st_size
+            if end < size:
+                # Never acknowledged: a crash cut its write short (or left its pages unwritten).
+                log.warning("write-ahead log %s: cutting a torn tail of %d bytes at offset %d",
+                            active, size - end, end)
                 os.ftruncate(fd, end)
                 os.fsync(fd)
         except BaseException:
@@ -255,7 +262,7 @@ class Wal:
             self._cv.acquire()
             self._flushing = False
             if failure is None:
-                self._synced_lsn = batch[-1].lsn
+                self._synced_lsn = max(self._synced_lsn, batch[-1].lsn if batch else 0)
             else:
                 self._failure = failure
             self._cv.notify_all()

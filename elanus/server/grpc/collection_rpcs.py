@@ -104,9 +104,9 @@ def get_load_state(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.GetLoadStat
 def get_loading_progress(engine: Engine, req: Any,
                          ctx: Any) -> milvus_pb2.GetLoadingProgressResponse:
     _check_partitions(req.partition_names)
-    loaded = engine.load_state(db_name(req, ctx), req.collection_name)
-    if not loaded:
-        raise CollectionNotLoaded(req.collection_name)
+    db = db_name(req, ctx)
+    if not engine.load_state(db, req.collection_name):
+        raise CollectionNotLoaded(engine.collection(db, req.collection_name).id)
     return milvus_pb2.GetLoadingProgressResponse(status=OK, progress=100, refresh_progress=100)
 
 

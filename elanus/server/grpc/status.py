@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 # Milvus sets the legacy ErrorCode enum beside the numeric code for a few errors clients test.
 _LEGACY_NAME = {
     100: "CollectionNotExists",
-    101: "UnexpectedError",
+    200: "MetaFailed",
     700: "IndexNotExist",
     1100: "IllegalArgument",
 }
