@@ -81,8 +81,10 @@ class DatabaseNotFound(NotFound):
 class CollectionNotFound(NotFound):
     code = 100
 
-    def __init__(self, name: str, database: str = "default") -> None:
-        super().__init__(f"collection not found[database={database}][collection={name}]")
+    def __init__(self, name: str, database: str = "default", *, describing: bool = False) -> None:
+        # DescribeCollection words it differently from every other RPC; clients match on both.
+        base = "can't find collection" if describing else "collection not found"
+        super().__init__(f"{base}[database={database}][collection={name}]")
         self.name, self.database = name, database
 
 

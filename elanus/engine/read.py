@@ -21,7 +21,7 @@ from elanus.engine.collection import Collection
 from elanus.engine.requests import QueryRequest, QueryResult, SearchRequest, SearchResult
 from elanus.engine.segment import SegmentView
 from elanus.errors import FieldNotFound, InvalidArgument, MetricTypeMismatch
-from elanus.expr import compile_filter
+from elanus.expr import compile_filter, plan
 from elanus.index.vector import exact_search, larger_is_closer, normalized
 from elanus.schema import DYNAMIC_FIELD, CollectionSchema
 
@@ -219,4 +219,22 @@ def matching_pks(collection: Collection, text: str, params: dict[str, object]) -
     pks = [v.pks.filter(pa.array(m)) for v, m in zip(views, masks) if v.num_rows and m.any()]
     if not pks:
         return pa.array([], type=collection.pk_type)
-    return pa.concat_arrays(pks)
+    return pa.chunked_array(pks, type=collection.pk_type).combine_chunks()
+
+
+def listed_pks(collection: Collection, text: str, params: dict[str, object]) -> pa.Array | None:
+    """The keys of a `pk in [...]` / `pk == x` filter, or None for any other filter.
+
+    Milvus deletes by listed primary keys without a loaded collection; other filters need the
+    rows, so they need the collection loaded.
+    """
+    predicate = compile_filter(text, collection.schema, params).plan
+    pk = collection.schema.primary.name
+    match predicate:
+        case plan.InSet(source=plan.ColumnValue(column=col), values=values) if col == pk:
+            keys = list(values)
+        case plan.Compare(op="==", source=plan.ColumnValue(column=col), value=value) if col == pk:
+            keys = [value]
+        case _:
+            return None
+    return pa.array(keys, type=collection.pk_type)

@@ -22,6 +22,7 @@ from elanus.index.vector import FaissIndex, normalized
 from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema
 
 Mask = npt.NDArray[np.bool_]
+MAX_CHUNKS = 32  # a growing segment merges its insert batches past this many
 
 
 def vector_view(column: pa.ChunkedArray | pa.Array, dim: int) -> npt.NDArray[np.float32]:
@@ -86,7 +87,7 @@ class SegmentView:
     segment: Segment
     num_rows: int
     table: pa.Table  # every stored column, num_rows rows
-    pks: pa.Array
+    pks: pa.ChunkedArray | pa.Array
     ts: npt.NDArray[np.uint64]
     deleted: Mask  # a view: may gain bits after the snapshot, never loses them
 
@@ -136,17 +137,19 @@ class GrowingSegment(Segment):
         self.last_lsn = lsn
 
     def table(self) -> pa.Table:
+        """Every row so far as one table; chunks are merged only once they pile up."""
         with self._lock:
             if self._table_cache is None:
+                if len(self._tables) > MAX_CHUNKS:
+                    self._tables = [pa.concat_tables(self._tables).combine_chunks()]
                 tables = self._tables or [self.schema.arrow_schema().empty_table()]
-                self._table_cache = pa.concat_tables(tables).combine_chunks()
-                self._tables = [self._table_cache]
+                self._table_cache = pa.concat_tables(tables)
             return self._table_cache
 
     def snapshot(self) -> SegmentView:
         table = self.table()
         n = table.num_rows
-        return SegmentView(self, n, table, table.column(self.schema.primary.name).combine_chunks(),
+        return SegmentView(self, n, table, table.column(self.schema.primary.name),
                            self._ts.data[:n], self._deleted.data[:n])
 
     def vectors(self, field: str, n: int, cosine: bool = False) -> npt.NDArray[np.float32]:

@@ -128,11 +128,13 @@ class FaissIndex:
                 allowed = None
             elif passing <= max(k, EXACT_BELOW_ROWS) or passing < n * EXACT_BELOW_FRACTION:
                 return exact_search(self._base, queries, k, self.metric, allowed)
-        search_params = self._search_params(k, params or {}, allowed)
+        # The selector points into `bits`; both must outlive the search call.
+        search_params, keepalive = self._search_params(k, params or {}, allowed)
         kk = min(k, n)
         if kk == 0:
             return _empty(len(queries), k, self.metric)
         scores, offsets = self._index.search(queries, kk, params=search_params)
+        del keepalive
         offsets = offsets.astype(np.int64)
         want = min(kk, n if allowed is None else int(np.count_nonzero(allowed)))
         if allowed is not None and int((offsets[:, :want] < 0).sum()):
@@ -142,12 +144,11 @@ class FaissIndex:
         return offsets, scores.astype(np.float32)
 
     def _search_params(self, k: int, params: dict[str, Any],
-                       allowed: npt.NDArray[np.bool_] | None) -> Any:
-        selector = None
+                       allowed: npt.NDArray[np.bool_] | None) -> tuple[Any, tuple[Any, ...]]:
+        selector, bits = None, None
         if allowed is not None:
             bits = np.packbits(allowed, bitorder="little")
             selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
-            selector.bits_keepalive = bits  # the selector holds a raw pointer into `bits`
         if self.kind == "HNSW":
             ef = max(int(params.get("ef", 0) or 0), k, 16)
             sp = faiss.SearchParametersHNSW(efSearch=ef)
@@ -157,8 +158,7 @@ class FaissIndex:
             sp = faiss.SearchParameters()
         if selector is not None:
             sp.sel = selector
-            sp.selector_keepalive = selector
-        return sp
+        return sp, (selector, bits)
 
 
 def _int_param(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -185,11 +185,9 @@ def build_index(kind: str, vectors: Vectors, metric: str, params: dict[str, str]
     elif kind == "IVF_FLAT":
         nlist = _int_param(params, "nlist", 128, 1, 65536)
         nlist = max(1, min(nlist, n))
-        quantizer = faiss.IndexFlat(dim, fm)
-        index = faiss.IndexIVFFlat(quantizer, dim, nlist, fm)
+        index = faiss.index_factory(dim, f"IVF{nlist},Flat", fm)
         index.cp.min_points_per_centroid = 1
         index.train(base)
-        index.quantizer_keepalive = quantizer
     else:
         index = faiss.IndexFlat(dim, fm)
     if n:

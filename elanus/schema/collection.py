@@ -96,9 +96,11 @@ class CollectionSchema:
         return next((f for f in self.fields if f.field_id == field_id), None)
 
     def arrow_schema(self) -> pa.Schema:
-        """Columns of a stored segment: every field, plus the hidden row timestamp."""
+        """Columns of a stored segment: every field, the dynamic field, the row timestamp."""
         cols = [pa.field(f.name, f.arrow_type, nullable=True) for f in self.fields]
-        cols.append(pa.field(TIMESTAMP_COLUMN, pa.uint64(), nullable=False))
+        if self.enable_dynamic_field:
+            cols.append(pa.field(DYNAMIC_FIELD, pa.large_binary(), nullable=True))
+        cols.append(pa.field(TIMESTAMP_COLUMN, pa.uint64()))
         return pa.schema(cols)
 
     def to_dict(self) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
 from elanus.engine.engine import Engine
 from elanus.engine.tso import physical_ms
-from elanus.errors import CollectionNotLoaded, InvalidArgument, PartitionNotFound, Unsupported
+from elanus.errors import CollectionNotFound, CollectionNotLoaded, InvalidArgument, PartitionNotFound, Unsupported
 from elanus.schema import validate_name
 from elanus.server.grpc.handlers import db_name, handler, kv_pairs
 from elanus.server.grpc.schema_codec import decode_schema, encode_schema
@@ -51,7 +51,10 @@ def has_collection(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.BoolRespons
 
 @handler("DescribeCollection")
 def describe_collection(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.DescribeCollectionResponse:
-    info = engine.describe_collection(db_name(req, ctx), req.collection_name)
+    try:
+        info = engine.describe_collection(db_name(req, ctx), req.collection_name)
+    except CollectionNotFound as exc:
+        raise CollectionNotFound(exc.name, exc.database, describing=True) from None
     return milvus_pb2.DescribeCollectionResponse(
         status=OK, schema=encode_schema(info.schema), collectionID=info.id,
         created_timestamp=info.created_ts, created_utc_timestamp=physical_ms(info.created_ts),
@@ -95,8 +98,13 @@ def release_collection(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
 @handler("GetLoadState")
 def get_load_state(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.GetLoadStateResponse:
     _check_partitions(req.partition_names)
-    loaded = engine.load_state(db_name(req, ctx), req.collection_name)
-    state = common_pb2.LoadStateLoaded if loaded else common_pb2.LoadStateNotLoad
+    db = db_name(req, ctx)
+    if not engine.has_collection(db, req.collection_name):
+        state = common_pb2.LoadStateNotExist
+    elif engine.load_state(db, req.collection_name):
+        state = common_pb2.LoadStateLoaded
+    else:
+        state = common_pb2.LoadStateNotLoad
     return milvus_pb2.GetLoadStateResponse(status=OK, state=state)
 
 

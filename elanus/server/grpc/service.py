@@ -17,7 +17,7 @@ import elanus
 from elanus.engine.engine import Engine
 from elanus.errors import Unsupported
 from elanus.server.grpc import collection_rpcs, data_rpcs, index_rpcs  # noqa: F401 (registers)
-from elanus.server.grpc.handlers import HANDLERS, SERVICE, handler, response_type
+from elanus.server.grpc.handlers import HANDLERS, SERVICE, db_name, handler, response_type
 from elanus.server.grpc.status import OK, failure
 
 MILVUS_VERSION = "v2.6.6"
@@ -26,6 +26,7 @@ _started = time.time()
 
 @handler("Connect")
 def connect(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.ConnectResponse:
+    engine.list_collections(db_name(req, ctx))  # an unknown database fails the connection
     info = common_pb2.ServerInfo(build_tags=f"elanus-{elanus.__version__}", deploy_mode="STANDALONE",
                                  reserved={"elanus": elanus.__version__})
     return milvus_pb2.ConnectResponse(status=OK, server_info=info,
@@ -53,8 +54,15 @@ def get_component_states(engine: Engine, req: Any, ctx: Any) -> Any:
         status=OK, state=milvus_pb2.ComponentInfo(role="Proxy", state_code=common_pb2.Healthy))
 
 
+def _has_status(message_type: type) -> bool:
+    fields = message_type.DESCRIPTOR.fields_by_name  # type: ignore[attr-defined]
+    return message_type is common_pb2.Status or "status" in fields
+
+
 def _unsupported_unary(method: str) -> Any:
     out_type = response_type(method)
+    if not _has_status(out_type):  # a reply with no status field can only fail at gRPC level
+        return _unsupported_stream(method)
 
     def call(self: MilvusServicer, request: Any, context: Any) -> Any:
         return failure(out_type, Unsupported(f"{method} is not supported by elanus yet"))

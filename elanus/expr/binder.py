@@ -1,0 +1,390 @@
+"""Binder: syntax tree + schema + template parameters -> typed plan (`elanus.expr.plan`).
+
+Names resolve as Milvus resolves them: a schema field by name; else, when the collection has
+the dynamic field, a key of `$meta` (`color` means `$meta["color"]`); else the filter is
+refused naming the field. `{name}` placeholders take their values from the request's
+parameters. Constant sub-expressions are folded (integer `/` and `%` truncate toward zero, as
+Go and C do). Types are checked statically wherever the schema fixes them: a VARCHAR field
+compared with a number, LIKE on a number, arithmetic between two fields, a divisor of zero,
+are FilterInvalid with the offset of the offending node. JSON values are typed per row, so
+comparisons on them are checked only for operators that fit no JSON value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from elanus.errors import FilterInvalid
+from elanus.expr import nodes as syn
+from elanus.expr import plan
+from elanus.expr.folding import INT64_MAX, INT64_MIN, fold_arith, fold_compare
+from elanus.expr.plan import Predicate, Scalar, Source, source_column, source_type
+from elanus.schema import DYNAMIC_FIELD, CollectionSchema, DataType
+
+_SCALAR_TYPES: dict[DataType, plan.ScalarType] = {
+    DataType.BOOL: "bool", DataType.INT8: "int", DataType.INT16: "int", DataType.INT32: "int",
+    DataType.INT64: "int", DataType.FLOAT: "float", DataType.DOUBLE: "float",
+    DataType.VARCHAR: "str", DataType.STRING: "str",
+}
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+_CONTAINS = {"json_contains": "one", "array_contains": "one", "json_contains_all": "all",
+             "array_contains_all": "all", "json_contains_any": "any", "array_contains_any": "any"}
+
+
+@dataclass(frozen=True)
+class _Const:
+    value: Scalar
+
+
+@dataclass(frozen=True)
+class _List:
+    values: tuple[Scalar, ...]
+
+
+_Bound = _Const | _List | Source | Predicate
+
+
+def bind(tree: syn.Node, schema: CollectionSchema, params: Mapping[str, Any] | None,
+         text: str) -> Predicate:
+    """Bind `tree` (parsed from `text`) to `schema`; raises FilterInvalid."""
+    return _Binder(text, schema, params or {}).predicate(tree)
+
+
+class _Binder:
+    def __init__(self, text: str, schema: CollectionSchema, params: Mapping[str, Any]) -> None:
+        self.text, self.schema, self.params = text, schema, params
+
+    def fail(self, detail: str, node: syn.Node) -> FilterInvalid:
+        return FilterInvalid(self.text, detail, node.offset)
+
+    # -- predicates ------------------------------------------------------------------------
+
+    def predicate(self, node: syn.Node) -> Predicate:
+        if isinstance(node, syn.Logical):
+            return self.logical(node)
+        bound = self.value(node)
+        match bound:
+            case _Const(value=bool() as b):
+                return plan.Constant(b)
+            case _Const() | _List():
+                raise self.fail("the expression must be boolean, not a constant", node)
+            case plan.ColumnValue() | plan.JsonValue() | plan.ArrayItem():
+                if source_type(bound) in ("bool", "json"):
+                    return plan.Compare("==", bound, True)  # a bare boolean field
+                raise self.fail(f"the expression must be boolean, but {_describe(node)} is a "
+                                f"{source_type(bound)} value", node)
+            case plan.ArrayValue() | plan.ArrayLength() | plan.Arith():
+                raise self.fail("the expression must be boolean", node)
+        return bound
+
+    def logical(self, node: syn.Logical) -> Predicate:
+        """Flatten a chain of one operator iteratively: long `id == 1 or id == 2 or ...`
+        filters are common and must not hit Python's recursion limit."""
+        leaves: list[syn.Node] = []
+        stack: list[syn.Node] = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, syn.Logical) and n.op == node.op:
+                stack.extend((n.right, n.left))
+            else:
+                leaves.append(n)
+        operands = tuple(self.predicate(leaf) for leaf in leaves)
+        return plan.And(operands) if node.op == "and" else plan.Or(operands)
+
+    def compare(self, node: syn.Compare) -> Predicate:
+        left, right = self.value(node.left), self.value(node.right)
+        op = node.op
+        if isinstance(left, _Const) and isinstance(right, _Const):
+            return plan.Constant(self.folded(lambda: fold_compare(op, left.value, right.value),
+                                             node))
+        if isinstance(left, (_Const, _List)) and _is_source(right):
+            left, right, op = right, left, _FLIP[op]
+        if not _is_source(left):
+            raise self.fail(f"cannot compare {_describe(node.left)}", node)
+        if isinstance(right, _Const):
+            return self.compare_value(op, left, right.value, node)
+        if isinstance(right, _List):
+            if isinstance(left, plan.ArrayValue) and op in ("==", "!="):
+                values = tuple(self.element(left, v, node) for v in right.values)
+                equals = plan.ArrayEquals(left, values)
+                return equals if op == "==" else plan.Not(equals)
+            raise self.fail(f"cannot compare {_describe(node.left)} with a list", node)
+        if isinstance(left, plan.ColumnValue) and isinstance(right, plan.ColumnValue):
+            lt, rt = left.type, right.type
+            if _numeric(lt) != _numeric(rt) or (not _numeric(lt) and lt != rt):
+                raise self.fail(f"cannot compare {lt} field {left.column} with {rt} field "
+                                f"{right.column}", node)
+            if lt == "bool" and op not in ("==", "!="):
+                raise self.fail(f"operator {op} does not apply to boolean fields", node)
+            return plan.CompareColumns(op, left, right)
+        raise self.fail("comparing two expressions is supported only between scalar fields",
+                        node)
+
+    def compare_value(self, op: str, source: Source, value: Scalar, node: syn.Node) -> Predicate:
+        kind = source_type(source)
+        if kind == "array":
+            raise self.fail(f"array field {source_column(source)} can be compared only with "
+                            "a list, or through an element such as field[0]", node)
+        if kind == "json":
+            if isinstance(value, bool) and op not in ("==", "!="):
+                raise self.fail(f"operator {op} does not apply to a boolean", node)
+            return plan.Compare(op, source, value)
+        self.check_type(kind, value, node)
+        if kind == "bool" and op not in ("==", "!="):
+            raise self.fail(f"operator {op} does not apply to boolean fields", node)
+        return plan.Compare(op, source, value)
+
+    def check_type(self, kind: str, value: Scalar, node: syn.Node) -> None:
+        ok = {"int": _is_number(value), "float": _is_number(value),
+              "str": isinstance(value, str), "bool": isinstance(value, bool)}[kind]
+        if not ok:
+            raise self.fail(f"type mismatch: {_describe(node)} compares a {kind} value with "
+                            f"{_type_name(value)} {value!r}", node)
+
+    def range(self, node: syn.Range) -> Predicate:
+        target = self.value(node.target)
+        low, high = self.value(node.low), self.value(node.high)
+        if not _is_source(target):
+            raise self.fail("the middle of a range must be a field", node.target)
+        bounds = [(low, node.low, _FLIP[node.low_op]), (high, node.high, node.high_op)]
+        parts: list[Predicate] = []
+        for bound, where, op in bounds:
+            if not isinstance(bound, _Const):
+                raise self.fail("the bounds of a range must be constants", where)
+            parts.append(self.compare_value(op, target, bound.value, node))
+        return plan.And(tuple(parts))
+
+    def membership(self, node: syn.In) -> Predicate:
+        operand, values = self.value(node.operand), self.value(node.values)
+        if not isinstance(values, _List):
+            raise self.fail("'in' needs a list of values", node.values)
+        if isinstance(operand, _Const):
+            found = any(self.folded(lambda v=v: fold_compare("==", operand.value, v), node)
+                        for v in values.values)
+            return plan.Constant(found != node.negated)
+        if not _is_source(operand) or source_type(operand) == "array":
+            raise self.fail(f"'in' does not apply to {_describe(node.operand)}", node)
+        kind = source_type(operand)
+        if kind != "json":
+            for v in values.values:
+                self.check_type(kind, v, node)
+        result: Predicate = plan.InSet(operand, values.values)
+        return plan.Not(result) if node.negated else result
+
+    def like(self, node: syn.Like) -> Predicate:
+        operand, pattern = self.value(node.operand), self.value(node.pattern)
+        if not (isinstance(pattern, _Const) and isinstance(pattern.value, str)):
+            raise self.fail("the pattern of like must be a string", node.pattern)
+        if not _is_source(operand) or source_type(operand) not in ("str", "json"):
+            raise self.fail(f"like applies only to strings, not {_describe(node.operand)}",
+                            node)
+        return plan.Like(operand, pattern.value)
+
+    def is_null(self, node: syn.IsNull) -> Predicate:
+        if not isinstance(node.operand, (syn.Name, syn.Path)):
+            raise self.fail("is null applies only to a field", node.operand)
+        source = self.field(node.operand)
+        return plan.IsNull(source_column(source), node.negated)
+
+    def exists(self, node: syn.Exists) -> Predicate:
+        source = self.value(node.operand)
+        if not isinstance(source, plan.JsonValue):
+            raise self.fail("exists applies only to a JSON path or a dynamic field",
+                            node.operand)
+        return plan.Exists(source)
+
+    def call(self, node: syn.Call) -> _Bound:
+        if node.name == "array_length":
+            if len(node.args) != 1:
+                raise self.fail("array_length takes one argument", node)
+            source = self.value(node.args[0])
+            if not isinstance(source, (plan.ArrayValue, plan.JsonValue)):
+                raise self.fail("array_length applies only to an ARRAY field or a JSON path",
+                                node.args[0])
+            return plan.ArrayLength(source)
+        mode = _CONTAINS.get(node.name)
+        if mode is None:
+            raise self.fail(f"function {node.name} is not supported", node)
+        if len(node.args) != 2:
+            raise self.fail(f"{node.name} takes two arguments", node)
+        source, arg = self.value(node.args[0]), self.value(node.args[1])
+        if not isinstance(source, (plan.ArrayValue, plan.JsonValue)):
+            raise self.fail(f"{node.name} applies only to an ARRAY field or a JSON path",
+                            node.args[0])
+        if mode == "one":
+            if not isinstance(arg, _Const):
+                raise self.fail(f"{node.name} with a list element is not supported",
+                                node.args[1])
+            values: tuple[Scalar, ...] = (arg.value,)
+        elif isinstance(arg, _List):
+            values = arg.values
+        else:
+            raise self.fail(f"the second argument of {node.name} must be a list", node.args[1])
+        if isinstance(source, plan.ArrayValue):
+            values = tuple(self.element(source, v, node.args[1]) for v in values)
+        return plan.Contains(source, values, "all" if mode == "all" else "any")
+
+    def element(self, source: plan.ArrayValue, value: Scalar, node: syn.Node) -> Scalar:
+        self.check_type(source.element, value, node)
+        return value
+
+    # -- values ----------------------------------------------------------------------------
+
+    def value(self, node: syn.Node) -> _Bound:
+        match node:
+            case syn.Literal(value=v):
+                return self.constant(v, node)
+            case syn.ListLiteral(items=items):
+                values = []
+                for item in items:
+                    bound = self.value(item)
+                    if not isinstance(bound, _Const):
+                        raise self.fail("list elements must be constants", item)
+                    values.append(bound.value)
+                return _List(tuple(values))
+            case syn.Param():
+                return self.param(node)
+            case syn.Name() | syn.Path():
+                return self.field(node)
+            case syn.Call():
+                return self.call(node)
+            case syn.Unary(op=op, operand=operand):
+                inner = self.value(operand)
+                if op == "-":
+                    return self.arith(syn.Arith("*", syn.Literal(-1), operand, node.offset),
+                                      _Const(-1), inner)
+                return self.arith(syn.Arith("*", syn.Literal(1), operand, node.offset),
+                                  _Const(1), inner)
+            case syn.Arith(left=left, right=right):
+                return self.arith(node, self.value(left), self.value(right))
+            case syn.Compare():
+                return self.compare(node)
+            case syn.Range():
+                return self.range(node)
+            case syn.In():
+                return self.membership(node)
+            case syn.Like():
+                return self.like(node)
+            case syn.IsNull():
+                return self.is_null(node)
+            case syn.Exists():
+                return self.exists(node)
+            case syn.Not(operand=operand):
+                return plan.Not(self.predicate(operand))
+            case syn.Logical():
+                return self.logical(node)
+        raise self.fail(f"unsupported expression {type(node).__name__}", node)
+
+    def constant(self, value: Any, node: syn.Node) -> _Const:
+        if isinstance(value, int) and not isinstance(value, bool) and \
+                not INT64_MIN <= value <= INT64_MAX:
+            raise self.fail(f"integer {value} is out of the int64 range", node)
+        return _Const(value)
+
+    def param(self, node: syn.Param) -> _Const | _List:
+        if node.name not in self.params:
+            raise self.fail(f"template variable {{{node.name}}} has no value", node)
+        raw = self.params[node.name]
+        if isinstance(raw, (list, tuple)):
+            return _List(tuple(self.constant(_scalar(v, node, self), node).value for v in raw))
+        return self.constant(_scalar(raw, node, self), node)
+
+    def field(self, node: syn.Name | syn.Path) -> Source:
+        name = node.name
+        keys = node.keys if isinstance(node, syn.Path) else ()
+        f = self.schema.field(name)
+        if f is None:
+            if name == DYNAMIC_FIELD and self.schema.enable_dynamic_field:
+                return plan.JsonValue(DYNAMIC_FIELD, keys)
+            if self.schema.enable_dynamic_field:
+                return plan.JsonValue(DYNAMIC_FIELD, (name, *keys))
+            raise self.fail(f"field {name} not exist", node)
+        if f.dtype == DataType.JSON:
+            return plan.JsonValue(name, keys)
+        if f.dtype == DataType.ARRAY:
+            element = _SCALAR_TYPES.get(f.element_type)
+            if element is None:
+                raise self.fail(f"array field {name} of {f.element_type.name} cannot be "
+                                "filtered", node)
+            if not keys:
+                return plan.ArrayValue(name, element)
+            if len(keys) != 1 or not isinstance(keys[0], int):
+                raise self.fail(f"array field {name} takes exactly one integer index", node)
+            return plan.ArrayItem(name, element, keys[0])
+        kind = _SCALAR_TYPES.get(f.dtype)
+        if kind is None:
+            raise self.fail(f"field {name} of type {f.dtype.milvus_name} cannot be filtered",
+                            node)
+        if keys:
+            raise self.fail(f"field {name} is neither JSON nor ARRAY and takes no index", node)
+        return plan.ColumnValue(name, kind)
+
+    def arith(self, node: syn.Arith, left: _Bound, right: _Bound) -> _Bound:
+        op = node.op
+        if isinstance(left, _Const) and isinstance(right, _Const):
+            return self.constant(self.folded(lambda: fold_arith(op, left.value, right.value),
+                                             node), node)
+        for side, where in ((left, node.left), (right, node.right)):
+            if isinstance(side, _Const):
+                if not _is_number(side.value):
+                    raise self.fail(f"arithmetic needs numbers, not {side.value!r}", where)
+            elif not _is_source(side) or source_type(side) not in ("int", "float", "json"):
+                raise self.fail(f"arithmetic needs a numeric field, not {_describe(where)}",
+                                where)
+        if _is_source(left) and _is_source(right):
+            raise self.fail("arithmetic between two fields is not supported", node)
+        if isinstance(right, _Const):
+            assert _is_source(left)
+            if op in ("/", "%") and right.value == 0:
+                raise self.fail("division by zero", node.right)
+            return plan.Arith(op, left, right.value)
+        assert isinstance(left, _Const) and _is_source(right)
+        if op in ("/", "%"):
+            raise self.fail(f"the right operand of {op} must be a constant", node.right)
+        return plan.Arith(op, right, left.value, source_first=False)
+
+    def folded(self, compute: Any, node: syn.Node) -> Any:
+        try:
+            return compute()
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError) as exc:
+            raise self.fail(str(exc), node) from None
+
+
+def _is_source(bound: object) -> bool:
+    return isinstance(bound, (plan.ColumnValue, plan.JsonValue, plan.ArrayValue,
+                              plan.ArrayItem, plan.ArrayLength, plan.Arith))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _numeric(kind: str) -> bool:
+    return kind in ("int", "float")
+
+
+def _type_name(value: Scalar) -> str:
+    return {bool: "boolean", int: "integer", float: "float", str: "string"}[type(value)]
+
+
+def _describe(node: syn.Node) -> str:
+    match node:
+        case syn.Name(name=name):
+            return f"field {name}"
+        case syn.Path():
+            return f"field {syn.to_text(node)}"
+    return "the expression"
+
+
+def _scalar(raw: Any, node: syn.Param, binder: _Binder) -> Scalar:
+    """A template parameter value as a plain Python scalar (numpy scalars included)."""
+    if isinstance(raw, (bool, str)):
+        return raw
+    if hasattr(raw, "item") and callable(raw.item):  # numpy scalars
+        raw = raw.item()
+    if isinstance(raw, (bool, int, float, str)):
+        return raw
+    raise binder.fail(f"template variable {{{node.name}}} has an unsupported value "
+                      f"{type(raw).__name__}", node)

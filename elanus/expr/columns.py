@@ -1,0 +1,167 @@
+"""Reading the columns a filter needs from an Arrow table, as numpy arrays plus masks.
+
+`TableReader` wraps one table for one evaluation. It combines each column's chunks once, turns
+nullable numeric columns into (values, validity) numpy pairs, and gives ARRAY columns as flat
+elements with their row numbers. A column the table lacks reads as all null, which is what a
+segment written before a field existed holds.
+
+Decoded JSON paths go to the caller's `cache` dict when one is given. Its keys name the column
+by the addresses of its Arrow buffers (plus offsets and lengths), and its values keep the column
+alive, so an address cannot be reused while its entry exists. Sealed segments are immutable, so
+a cache kept per segment stays correct; a growing segment's snapshot of more rows is a new key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from elanus.expr.jsonpath import JsonElements, JsonValues, decode_elements, decode_values
+
+Mask = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Values:
+    """One value per row of some source, for comparison against constants.
+
+    `data` is numpy (numbers, booleans) or a large_string Arrow array (strings). `present` marks
+    rows that have a value of the source's type; `valid` is Milvus's valid bitmap (the column is
+    not null). `loose` marks JSON-derived values, where `!=` holds for rows without a value.
+    """
+
+    data: np.ndarray | pa.Array
+    present: Mask
+    valid: Mask
+    loose: bool = False
+
+
+class TableReader:
+    """Column access for evaluating one filter over one table."""
+
+    def __init__(self, table: pa.Table, cache: dict[Any, Any] | None = None) -> None:
+        self.table = table
+        self.num_rows = table.num_rows
+        self.cache = cache
+        self._arrays: dict[str, pa.Array | None] = {}
+
+    def array(self, name: str) -> pa.Array | None:
+        """The column as one Arrow array, or None when the table lacks it."""
+        if name not in self._arrays:
+            if name in self.table.column_names:
+                self._arrays[name] = self.table.column(name).combine_chunks()
+            else:
+                self._arrays[name] = None
+        return self._arrays[name]
+
+    def valid(self, name: str) -> Mask:
+        arr = self.array(name)
+        if arr is None:
+            return np.zeros(self.num_rows, np.bool_)
+        return validity(arr)
+
+    def scalar(self, name: str, kind: str) -> Values:
+        """A scalar field; integers widen to int64 so arithmetic and comparisons cannot wrap."""
+        arr = self.array(name)
+        if arr is None:
+            empty = np.zeros(self.num_rows, np.bool_)
+            data: Any = (pa.nulls(self.num_rows, pa.large_string()) if kind == "str"
+                         else np.zeros(self.num_rows, np.int64))
+            return Values(data, empty, empty)
+        valid = validity(arr)
+        return Values(plain(arr, kind), valid, valid)
+
+    def list_lengths(self, name: str) -> Values:
+        arr = self.array(name)
+        if arr is None:
+            empty = np.zeros(self.num_rows, np.bool_)
+            return Values(np.zeros(self.num_rows, np.int64), empty, empty)
+        valid = validity(arr)
+        lengths = pc.list_value_length(arr).fill_null(0).to_numpy().astype(np.int64)
+        return Values(lengths, valid, valid)
+
+    def list_elements(self, name: str) -> tuple[npt.NDArray[np.int64], pa.Array]:
+        """(row of each element, the elements) of an ARRAY column; null rows have none."""
+        arr = self.array(name)
+        if arr is None:
+            return np.empty(0, np.int64), pa.array([])
+        lengths = pc.list_value_length(arr).fill_null(0).to_numpy().astype(np.int64)
+        rows = np.repeat(np.arange(len(arr), dtype=np.int64), lengths)
+        return rows, arr.flatten()
+
+    def list_item(self, name: str, kind: str, index: int) -> Values:
+        """`column[index]`; rows whose array is null or too short have no value."""
+        arr = self.array(name)
+        if arr is None:
+            return self.scalar(name, kind)
+        valid = validity(arr)
+        lengths = pc.list_value_length(arr).fill_null(0).to_numpy().astype(np.int64)
+        present = valid & (lengths > index)
+        starts = np.cumsum(lengths) - lengths
+        positions = np.where(present, starts + index, 0)
+        flat = arr.flatten()
+        if len(flat) == 0:
+            picked = pa.nulls(len(arr), flat.type)
+        else:
+            picked = flat.take(pa.array(positions))
+        return Values(plain(picked, kind), present, valid)
+
+    def json(self, name: str, keys: tuple[str | int, ...]) -> JsonValues:
+        return self._decoded(name, keys, "values")  # type: ignore[no-any-return]
+
+    def json_elements(self, name: str, keys: tuple[str | int, ...]) -> JsonElements:
+        return self._decoded(name, keys, "elements")  # type: ignore[no-any-return]
+
+    def _decoded(self, name: str, keys: tuple[str | int, ...], what: str) -> Any:
+        arr = self.array(name)
+        if arr is None:
+            arr = pa.nulls(self.num_rows, pa.large_binary())
+        decode = decode_values if what == "values" else decode_elements
+        if self.cache is None:
+            return decode(arr, keys)
+        column = self.table.column(name) if name in self.table.column_names else arr
+        key = ("json", what, name, identity(column), keys)
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = (column, decode(arr, keys))  # the column pins the buffers the key names
+            self.cache[key] = hit
+        return hit[1]
+
+
+def validity(arr: pa.Array) -> Mask:
+    if arr.null_count == 0:
+        return np.ones(len(arr), np.bool_)
+    if arr.type == pa.null():
+        return np.zeros(len(arr), np.bool_)
+    return arr.is_valid().to_numpy(zero_copy_only=False)
+
+
+def plain(arr: pa.Array, kind: str) -> np.ndarray | pa.Array:
+    """Arrow values as numpy (nulls filled with a placeholder), or as large_string Arrow."""
+    if kind == "str":
+        return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
+    if kind == "bool":
+        return arr.fill_null(False).to_numpy(zero_copy_only=False).astype(np.bool_, copy=False)
+    filled = arr.fill_null(0) if arr.null_count else arr
+    values = filled.to_numpy(zero_copy_only=False)
+    if kind == "int":
+        return values.astype(np.int64, copy=False)
+    return values
+
+
+def identity(column: pa.Array | pa.ChunkedArray) -> tuple[Any, ...]:
+    """The buffers, offsets and lengths a column reads: equal only for the same data."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    return tuple((tuple(b.address if b is not None else 0 for b in c.buffers()), c.offset, len(c))
+                 for c in chunks)
+
+
+def to_mask(result: pa.Array | pa.ChunkedArray) -> Mask:
+    """An Arrow boolean result as numpy, null as False."""
+    filled = result.fill_null(False) if result.null_count else result
+    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.bool_)

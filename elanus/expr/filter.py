@@ -1,0 +1,57 @@
+"""`compile_filter`: the one entry point the engine uses to turn a filter string into a mask.
+
+A `Filter` is compiled once per request (parse, bind to the collection schema, substitute the
+template parameters) and then evaluated against each segment's Arrow table. It is immutable and
+may be evaluated from several threads at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from elanus.errors import FilterInvalid
+from elanus.expr.binder import bind
+from elanus.expr.columns import TableReader
+from elanus.expr.evaluator import evaluate
+from elanus.expr.parser import parse
+from elanus.expr.plan import Predicate, predicate_columns
+from elanus.schema import CollectionSchema
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A compiled filter expression.
+
+    `columns` names the stored columns it reads (field names, and `$meta` for dynamic keys); the
+    table given to `evaluate` must hold them, or reads a missing one as all null.
+    """
+
+    text: str
+    plan: Predicate
+    columns: frozenset[str]
+
+    def evaluate(self, table: pa.Table, cache: dict[Any, Any] | None = None
+                 ) -> npt.NDArray[np.bool_]:
+        """The rows of `table` that pass, as a bool array of length table.num_rows.
+
+        `cache`, when given, memoizes decoded JSON paths by column identity; keep one dict per
+        immutable (sealed) segment to decode each path once across requests.
+        """
+        return evaluate(self.plan, TableReader(table, cache))
+
+
+def compile_filter(text: str, schema: CollectionSchema,
+                   params: Mapping[str, Any] | None = None) -> Filter:
+    """Parse `text`, bind it to `schema` and `params`; raises FilterInvalid (code 1100)."""
+    try:
+        tree = parse(text)
+    except RecursionError:
+        raise FilterInvalid(text, "expression is nested too deeply", None) from None
+    predicate = bind(tree, schema, params, text)
+    return Filter(text, predicate, predicate_columns(predicate))

@@ -1,0 +1,210 @@
+"""The typed filter plan: a syntax tree bound to a schema, ready to evaluate.
+
+Two families of frozen nodes. *Sources* produce one value per row: a scalar column, a JSON
+path (typed per row at run time), an ARRAY column or one of its elements, an array length, or
+arithmetic between one source and a constant. *Predicates* produce Milvus's pair of bitmaps per
+row (result, valid) and combine with `Not`, `And`, `Or`. Literals are plain Python values
+(`int`, `float`, `str`, `bool`); template parameters are already substituted and constant
+sub-expressions already folded, so every plan is as cheap to evaluate as the data allows.
+
+Column names are the stored ones: a field name, or `$meta` for keys of the dynamic field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal as TypeLiteral
+
+Scalar = int | float | str | bool
+ScalarType = TypeLiteral["int", "float", "str", "bool"]
+Key = str | int
+
+
+# -- sources --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ColumnValue:
+    """A scalar field (INT8..INT64, FLOAT, DOUBLE, BOOL, VARCHAR)."""
+
+    column: str
+    type: ScalarType
+
+
+@dataclass(frozen=True)
+class JsonValue:
+    """The value at a JSON pointer inside a JSON column; its type varies per row."""
+
+    column: str
+    pointer: tuple[Key, ...]
+
+
+@dataclass(frozen=True)
+class ArrayValue:
+    """A whole ARRAY field."""
+
+    column: str
+    element: ScalarType
+
+
+@dataclass(frozen=True)
+class ArrayItem:
+    """`arr[index]`; rows whose array is shorter have no value."""
+
+    column: str
+    element: ScalarType
+    index: int
+
+
+@dataclass(frozen=True)
+class ArrayLength:
+    """array_length(source): the element count of an ARRAY field or of a JSON array."""
+
+    source: ArrayValue | JsonValue
+
+
+@dataclass(frozen=True)
+class Arith:
+    """`source op constant`, or `constant op source` when `source_first` is False."""
+
+    op: str  # + - * / % **
+    source: Source
+    constant: int | float
+    source_first: bool = True
+
+
+Source = ColumnValue | JsonValue | ArrayValue | ArrayItem | ArrayLength | Arith
+
+
+# -- predicates -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Compare:
+    op: str  # == != < <= > >=
+    source: Source
+    value: Scalar
+
+
+@dataclass(frozen=True)
+class CompareColumns:
+    op: str
+    left: ColumnValue
+    right: ColumnValue
+
+
+@dataclass(frozen=True)
+class InSet:
+    source: Source
+    values: tuple[Scalar, ...]
+
+
+@dataclass(frozen=True)
+class Like:
+    source: Source
+    pattern: str  # SQL LIKE: % any run, _ one character, backslash escapes
+
+
+@dataclass(frozen=True)
+class ArrayEquals:
+    """The whole array equals `values`, element by element."""
+
+    source: ArrayValue
+    values: tuple[Scalar, ...]
+
+
+@dataclass(frozen=True)
+class Contains:
+    """json_contains / array_contains and their _all / _any forms.
+
+    mode "any": some element equals one of `values`; "all": every one of `values` is an element.
+    """
+
+    source: ArrayValue | JsonValue
+    values: tuple[Scalar, ...]
+    mode: TypeLiteral["any", "all"]
+
+
+@dataclass(frozen=True)
+class IsNull:
+    """Column-level null test (a JSON key holding null does not make its column null)."""
+
+    column: str
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Exists:
+    source: JsonValue
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Predicate
+
+
+@dataclass(frozen=True)
+class And:
+    operands: tuple[Predicate, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    operands: tuple[Predicate, ...]
+
+
+@dataclass(frozen=True)
+class Constant:
+    value: bool
+
+
+Predicate = (Compare | CompareColumns | InSet | Like | ArrayEquals | Contains | IsNull | Exists
+             | Not | And | Or | Constant)
+
+
+def source_type(source: Source) -> ScalarType | TypeLiteral["json", "array"]:
+    """The static type of a source's values; "json" means it is known per row only."""
+    match source:
+        case ColumnValue(type=t) | ArrayItem(element=t):
+            return t
+        case JsonValue():
+            return "json"
+        case ArrayValue():
+            return "array"
+        case ArrayLength():
+            return "int"
+        case Arith(op=op, source=inner):
+            inner_type = source_type(inner)
+            if op != "**" and inner_type == "int" and isinstance(source.constant, int):
+                return "int"
+            return "float"
+    raise TypeError(f"not a source: {source!r}")
+
+
+def source_column(source: Source) -> str:
+    """The stored column a source reads."""
+    match source:
+        case ArrayLength(source=inner) | Arith(source=inner):
+            return source_column(inner)
+        case ColumnValue(column=c) | JsonValue(column=c) | ArrayValue(column=c) | ArrayItem(column=c):
+            return c
+    raise TypeError(f"not a source: {source!r}")
+
+
+def predicate_columns(predicate: Predicate) -> frozenset[str]:
+    """Every stored column the predicate reads."""
+    out: set[str] = set()
+    stack: list[Predicate] = [predicate]
+    while stack:
+        match stack.pop():
+            case Compare(source=s) | InSet(source=s) | Like(source=s):
+                out.add(source_column(s))
+            case ArrayEquals(source=s) | Contains(source=s) | Exists(source=s):
+                out.add(source_column(s))
+            case CompareColumns(left=left, right=right):
+                out.update((left.column, right.column))
+            case IsNull(column=c):
+                out.add(c)
+            case Not(operand=p):
+                stack.append(p)
+            case And(operands=ps) | Or(operands=ps):
+                stack.extend(ps)
+    return frozenset(out)

@@ -1,0 +1,167 @@
+"""The engine without a protocol: write path, seal, recovery, indexes, deletes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from elanus.engine.engine import Engine
+from elanus.engine.requests import QueryRequest, SearchRequest
+from elanus.errors import (
+    CollectionNotFound,
+    CollectionNotLoaded,
+    DataDirLocked,
+    DataInvalid,
+    IndexNotFound,
+    UnexpectedError,
+)
+from elanus.schema import CollectionSchema, DataType, FieldSchema
+
+DIM = 8
+
+
+def _schema(name: str = "books") -> CollectionSchema:
+    return CollectionSchema(name, (
+        FieldSchema("id", DataType.INT64, is_primary=True),
+        FieldSchema("vector", DataType.FLOAT_VECTOR, dim=DIM),
+        FieldSchema("year", DataType.INT32),
+    ), enable_dynamic_field=True)
+
+
+def _columns(ids: np.ndarray, seed: int = 0) -> dict[str, pa.Array]:
+    rng = np.random.default_rng(seed)
+    vectors = rng.random((len(ids), DIM), dtype=np.float32)
+    return {
+        "id": pa.array(ids.astype(np.int64)),
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), DIM),
+        "year": pa.array((ids % 50 + 1970).astype(np.int32)),
+    }
+
+
+def _open(path: Path, **kw: object) -> Engine:
+    return Engine(path, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def engine(tmp_path: Path):
+    e = _open(tmp_path / "data")
+    e.create_collection("default", _schema())
+    e.create_index("default", "books", "vector", "", {"index_type": "HNSW", "metric_type": "L2"})
+    e.load_collection("default", "books")
+    yield e
+    e.close()
+
+
+def _count(e: Engine, name: str = "books", flt: str = "") -> int:
+    res = e.query(QueryRequest("default", name, flt, ("count(*)",)))
+    assert res.count is not None
+    return res.count
+
+
+def _search_ids(e: Engine, queries: np.ndarray, k: int = 1) -> list[list[int]]:
+    res = e.search(SearchRequest("default", "books", "", queries, k))
+    ids = res.pks.to_pylist()
+    out, pos = [], 0
+    for n in res.topks:
+        out.append(ids[pos:pos + n])
+        pos += n
+    return out
+
+
+def test_rows_are_searchable_before_and_after_seal(engine: Engine) -> None:
+    cols = _columns(np.arange(500))
+    engine.insert("default", "books", cols, 500)
+    vectors = np.asarray(cols["vector"].values).reshape(-1, DIM)
+    assert _search_ids(engine, vectors[[3, 400]]) == [[3], [400]]
+    assert engine.flush("default", "books")
+    assert engine.index_builder.wait_idle(60)
+    assert _search_ids(engine, vectors[[3, 400]]) == [[3], [400]]
+    info = engine.describe_index("default", "books")[0]
+    assert (info.indexed_rows, info.pending_index_rows, info.state) == (500, 0, "Finished")
+
+
+def test_restart_recovers_sealed_and_growing_rows_once(tmp_path: Path) -> None:
+    e = _open(tmp_path / "d")
+    e.create_collection("default", _schema())
+    e.create_index("default", "books", "vector", "", {"metric_type": "COSINE"})
+    e.load_collection("default", "books")
+    e.insert("default", "books", _columns(np.arange(100)), 100)
+    e.flush("default", "books")
+    e.insert("default", "books", _columns(np.arange(100, 130)), 30)
+    e.delete("default", "books", "id in [1, 2, 105]")
+    e.close()
+    again = _open(tmp_path / "d")
+    try:
+        assert again.load_state("default", "books")
+        assert _count(again) == 127
+        res = again.query(QueryRequest("default", "books", "id in [1, 2, 3, 105, 106]", ("id",)))
+        assert sorted(res.fields.column("id").to_pylist()) == [3, 106]
+    finally:
+        again.close()
+
+
+def test_second_engine_on_same_directory_is_refused(engine: Engine) -> None:
+    with pytest.raises(DataDirLocked) as err:
+        _open(engine.data_dir)
+    assert "pid=" in str(err.value)
+
+
+def test_automatic_seal_at_row_threshold(tmp_path: Path) -> None:
+    e = _open(tmp_path / "d", seal_rows=1000)
+    try:
+        e.create_collection("default", _schema())
+        e.create_index("default", "books", "vector", "", {"index_type": "FLAT", "metric_type": "L2"})
+        e.load_collection("default", "books")
+        for start in range(0, 3000, 500):
+            e.insert("default", "books", _columns(np.arange(start, start + 500)), 500)
+        c = e.collection("default", "books")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if sum(1 for f in c.files if f.kind == "segment") >= 2:
+                break
+            time.sleep(0.05)
+        assert sum(1 for f in c.files if f.kind == "segment") >= 2
+        assert _count(e) == 3000
+    finally:
+        e.close()
+
+
+def test_upsert_is_delete_plus_insert(engine: Engine) -> None:
+    engine.insert("default", "books", _columns(np.arange(10)), 10)
+    cols = _columns(np.array([3, 4, 20]), seed=5)
+    res = engine.insert("default", "books", cols, 3, upsert=True)
+    assert res.upsert_count == 3
+    assert _count(engine) == 11
+    vectors = np.asarray(cols["vector"].values).reshape(-1, DIM)
+    assert _search_ids(engine, vectors[:1]) == [[3]]
+
+
+def test_bad_rows_are_refused_with_milvus_wording(engine: Engine) -> None:
+    cols = _columns(np.arange(3))
+    cols["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(np.zeros(12, np.float32)), 4)
+    with pytest.raises(DataInvalid) as err:
+        engine.insert("default", "books", cols, 3)
+    assert "is not equal to schema dim (8)" in str(err.value)
+    cols = _columns(np.arange(3))
+    del cols["year"]
+    with pytest.raises(DataInvalid) as err:
+        engine.insert("default", "books", cols, 3)
+    assert "Insert missed an field `year`" in str(err.value)
+
+
+def test_errors_for_missing_things(engine: Engine) -> None:
+    with pytest.raises(CollectionNotFound) as err:
+        engine.collection("default", "nope")
+    assert str(err.value) == "collection not found[database=default][collection=nope]"
+    engine.create_collection("default", _schema("bare"))
+    with pytest.raises(IndexNotFound):
+        engine.load_collection("default", "bare")
+    with pytest.raises(CollectionNotLoaded) as nl:
+        engine.query(QueryRequest("default", "bare", "", ("count(*)",)))
+    assert nl.value.code == 101
+    with pytest.raises(UnexpectedError):
+        engine.drop_index("default", "books", "vector")  # loaded: release first

@@ -1,0 +1,73 @@
+"""faiss-backed indexes find what exact search finds; filtered search never comes back short."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from elanus.index.vector import FaissIndex, build_index, exact_search, prepare
+
+
+def _recall(got: np.ndarray, want: np.ndarray) -> float:
+    scores = []
+    for g, w in zip(got, want):
+        truth = set(w[w >= 0].tolist())
+        scores.append(len(set(g[g >= 0].tolist()) & truth) / len(truth) if truth else 1.0)
+    return float(np.mean(scores))
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    centers = rng.normal(size=(20, 32)).astype(np.float32)
+    base = centers[rng.integers(0, 20, 4000)] + 0.3 * rng.normal(size=(4000, 32)).astype(np.float32)
+    queries = base[rng.choice(4000, 50, replace=False)] + 0.05
+    return base.astype(np.float32), queries.astype(np.float32)
+
+
+@pytest.mark.parametrize("kind, params, floor", [
+    ("FLAT", {}, 1.0), ("HNSW", {"M": "16", "efConstruction": "200"}, 0.95),
+    ("IVF_FLAT", {"nlist": "32"}, 0.9),
+])
+@pytest.mark.parametrize("metric", ["L2", "IP", "COSINE"])
+def test_index_finds_what_exact_search_finds(data, kind: str, params: dict, floor: float,
+                                             metric: str) -> None:
+    base, queries = data
+    index = build_index(kind, base, metric, params)
+    q = prepare(queries, metric)
+    want, want_scores = exact_search(prepare(base, metric), q, 10, metric)
+    got, got_scores = index.search(q, 10, params={"ef": 128, "nprobe": 16})
+    assert _recall(got, want) >= floor
+    if kind == "FLAT":
+        np.testing.assert_allclose(got_scores, want_scores, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("share", [0.001, 0.01, 0.1, 0.5])
+def test_filtered_search_returns_k_whenever_k_rows_pass(data, share: float) -> None:
+    base, queries = data
+    index = build_index("HNSW", base, "L2", {"M": "8", "efConstruction": "64"})
+    rng = np.random.default_rng(1)
+    allowed = rng.random(len(base)) < share
+    got, _ = index.search(queries, 10, allowed)
+    passing = int(allowed.sum())
+    for row in got:
+        hits = row[row >= 0]
+        assert len(hits) == min(10, passing)
+        assert allowed[hits].all()
+    want, _ = exact_search(base, queries, 10, "L2", allowed)
+    assert _recall(got, want) >= 0.95
+
+
+def test_serialized_index_answers_the_same(data) -> None:
+    base, queries = data
+    index = build_index("HNSW", base, "COSINE", {"M": "16", "efConstruction": "100"})
+    again = FaissIndex.deserialize(index.serialize(), "COSINE", "HNSW", base)
+    q = prepare(queries, "COSINE")
+    np.testing.assert_array_equal(index.search(q, 5)[0], again.search(q, 5)[0])
+
+
+def test_k_larger_than_rows_pads_with_minus_one() -> None:
+    base = np.eye(3, dtype=np.float32)
+    got, scores = exact_search(base, base[:1], 5, "IP")
+    assert got[0].tolist()[:3] == [0, 1, 2] or got[0][0] == 0
+    assert (got[0][3:] == -1).all()

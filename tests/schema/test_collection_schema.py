@@ -1,0 +1,70 @@
+"""Schema validation follows Milvus's rules and wording; schemas round-trip through JSON."""
+
+from __future__ import annotations
+
+import pytest
+
+from elanus.errors import FieldNameInvalid, InvalidArgument, Unsupported
+from elanus.schema import CollectionSchema, DataType, FieldSchema, validate_name, validate_schema
+
+
+def _schema(*extra: FieldSchema, name: str = "books") -> CollectionSchema:
+    return CollectionSchema(name, (
+        FieldSchema("id", DataType.INT64, is_primary=True),
+        FieldSchema("vector", DataType.FLOAT_VECTOR, dim=8),
+        *extra,
+    ))
+
+
+def test_valid_schema_gets_field_ids_from_100() -> None:
+    schema = validate_schema(_schema(FieldSchema("title", DataType.VARCHAR, max_length=64)))
+    assert [f.field_id for f in schema.fields] == [100, 101, 102]
+
+
+def test_schema_round_trips_through_dict() -> None:
+    schema = validate_schema(_schema(
+        FieldSchema("tags", DataType.ARRAY, element_type=DataType.INT32, max_capacity=4),
+        FieldSchema("score", DataType.FLOAT, nullable=True, default_value=1.5)))
+    assert CollectionSchema.from_dict(schema.to_dict()) == schema
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("", "should not be empty"),
+    ("1abc", "the first character of a collection name must be an underscore or letter"),
+    ("a-b", "collection name can only contain numbers, letters and underscores"),
+    ("x" * 256, "must be less than 255 characters"),
+])
+def test_collection_name_rules(bad: str, words: str) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        validate_name(bad, "collection")
+    assert words in str(err.value)
+    assert err.value.code == 1100
+
+
+def test_field_name_rules_use_code_1701() -> None:
+    with pytest.raises(FieldNameInvalid) as err:
+        validate_schema(_schema(FieldSchema("1bad", DataType.INT32)))
+    assert err.value.code == 1701
+    assert "field name invalid[field=1bad]" in str(err.value)
+
+
+@pytest.mark.parametrize("schema, words", [
+    (CollectionSchema("c", (FieldSchema("v", DataType.FLOAT_VECTOR, dim=4),)),
+     "primary key"),
+    (CollectionSchema("c", (FieldSchema("id", DataType.INT64, is_primary=True),)),
+     "vector field"),
+    (_schema(FieldSchema("id", DataType.INT32)), "duplicated field name id"),
+    (_schema(FieldSchema("t", DataType.VARCHAR)), "max_length"),
+    (CollectionSchema("c", (FieldSchema("id", DataType.INT64, is_primary=True),
+                            FieldSchema("v", DataType.FLOAT_VECTOR, dim=0))), "dim"),
+])
+def test_invalid_schemas_are_refused(schema: CollectionSchema, words: str) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        validate_schema(schema)
+    assert words in str(err.value)
+
+
+def test_unserved_vector_type_is_refused_clearly() -> None:
+    with pytest.raises(Unsupported) as err:
+        validate_schema(_schema(FieldSchema("b", DataType.BINARY_VECTOR, dim=16)))
+    assert "BinaryVector" in str(err.value)
