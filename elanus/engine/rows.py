@@ -111,7 +111,8 @@ def _vector_column(f: FieldSchema, col: pa.Array) -> pa.Array:
                           f"FloatVector, got {col.type}")
     if col.type.list_size != f.dim:
         raise DataInvalid(f"the dim ({col.type.list_size}) of field data({f.name}) is not "
-                          f"equal to schema dim ({f.dim})")
+                          f"equal to schema dim ({f.dim})", expected=f.dim,
+                          actual=col.type.list_size)
     if col.type != f.arrow_type:
         col = col.cast(f.arrow_type)
     values = col.values.to_numpy(zero_copy_only=False)

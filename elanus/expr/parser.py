@@ -81,9 +81,11 @@ class _Parser:
         return FilterInvalid(self.text, f"{detail}, found {found}", tok.offset)
 
     def enter(self) -> None:
+        """Count one level of nesting, just after its opening token was consumed."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise FilterInvalid(self.text, "expression is nested too deeply", self.tok.offset)
+            opening = self.tokens[self.pos - 1]
+            raise FilterInvalid(self.text, "expression is nested too deeply", opening.offset)
 
     # -- grammar ---------------------------------------------------------------------------
 

@@ -120,14 +120,16 @@ def _array_contains(draw: st.DrawFn) -> ref.Contains:
     field = draw(st.sampled_from(["arr", "sarr"]))
     element = STRINGS if field == "sarr" else st.integers(-2, 3)
     mode = draw(st.sampled_from(["", "_all", "_any"]))
-    values = tuple(draw(st.lists(element, min_size=1 if not mode else 0, max_size=3)))
+    values = tuple(draw(st.lists(element, min_size=1 if not mode else 0,
+                                 max_size=3 if mode else 1)))
     return ref.Contains(field, mode, values)
 
 
 @st.composite
 def _json_contains(draw: st.DrawFn) -> ref.Contains:
     mode = draw(st.sampled_from(["", "_all", "_any"]))
-    values = tuple(draw(st.lists(JSON_LITERAL, min_size=1 if not mode else 0, max_size=3)))
+    values = tuple(draw(st.lists(JSON_LITERAL, min_size=1 if not mode else 0,
+                                 max_size=3 if mode else 1)))
     return ref.Contains(draw(PATHS), mode, values)
 
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pymilvus.grpc_gen import schema_pb2
 
-from elanus.errors import DataInvalid, Unsupported
+from elanus.errors import DataInvalid, UnexpectedError, Unsupported
 from elanus.schema import DYNAMIC_FIELD, DataType, FieldSchema, arrow_type
 
 # ScalarField member holding each scalar type, as Milvus lays it out.
@@ -73,6 +73,9 @@ def decode_column(fd: schema_pb2.FieldData, f: FieldSchema | None, num_rows: int
     if dtype == DataType.FLOAT_VECTOR:
         dim = int(fd.vectors.dim)
         values = packed_floats(fd.vectors.float_vector)
+        if f is not None and f.dim and len(values) % f.dim:
+            raise UnexpectedError(f"the length({len(values)}) of float data should divide the "
+                                  f"dim({f.dim})")
         if dim <= 0 or len(values) % dim:
             raise DataInvalid(f"the float vector data of field {fd.field_name} has "
                               f"{len(values)} values, not a multiple of dim {dim}")

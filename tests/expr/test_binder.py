@@ -1,0 +1,155 @@
+"""Binding to a schema: name resolution, template parameters, static type errors, columns read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from elanus.errors import FilterInvalid
+from elanus.expr import compile_filter
+from elanus.expr import plan as p
+from elanus.schema import CollectionSchema, DataType, FieldSchema
+from tests.expr.conftest import ROWS
+from tests.expr.reference import SCHEMA
+from tests.expr.strategies import table
+
+STATIC = CollectionSchema("static", (
+    FieldSchema("id", DataType.INT64, is_primary=True),
+    FieldSchema("vec", DataType.FLOAT_VECTOR, dim=2),
+    FieldSchema("age", DataType.INT8),
+))
+
+
+@pytest.mark.parametrize("text, columns", [
+    ("i32 > 1", {"i32"}),
+    ("i32 < i64 or s like 'a%'", {"i32", "i64", "s"}),
+    ('j["a"] == 1 and color == "red"', {"j", "$meta"}),
+    ("$meta['k'] == 1", {"$meta"}),
+    ("array_length(arr) == 1 and sarr[0] == 'a'", {"arr", "sarr"}),
+    ("true", set()),
+])
+def test_columns_name_what_the_filter_reads(text: str, columns: set[str]) -> None:
+    assert compile_filter(text, SCHEMA).columns == frozenset(columns)
+
+
+@pytest.mark.parametrize("text, bound", [
+    ("i32 > 1", p.Compare(">", p.ColumnValue("i32", "int"), 1)),
+    ("1 > i32", p.Compare("<", p.ColumnValue("i32", "int"), 1)),
+    ("color == 'red'", p.Compare("==", p.JsonValue("$meta", ("color",)), "red")),
+    ("color['x'][0] == 1", p.Compare("==", p.JsonValue("$meta", ("color", "x", 0)), 1)),
+    ("$meta == 1", p.Compare("==", p.JsonValue("$meta", ()), 1)),
+    ("arr[2] == 1", p.Compare("==", p.ArrayItem("arr", "int", 2), 1)),
+    ("i32 > 2 * 3 - 1", p.Compare(">", p.ColumnValue("i32", "int"), 5)),
+    ("i32 > 7 / 2", p.Compare(">", p.ColumnValue("i32", "int"), 3)),
+    ("i32 > -7 / 2", p.Compare(">", p.ColumnValue("i32", "int"), -3)),
+    ("i32 > -7 % 2", p.Compare(">", p.ColumnValue("i32", "int"), -1)),
+    ("d < 2 ** 3", p.Compare("<", p.ColumnValue("d", "float"), 8.0)),
+    ("i32 not in [1]", p.Not(p.InSet(p.ColumnValue("i32", "int"), (1,)))),
+    ("1 < 2", p.Constant(True)),
+    ("'a' in ['b']", p.Constant(False)),
+    ("b", p.Compare("==", p.ColumnValue("b", "bool"), True)),
+])
+def test_bind_resolves_and_folds(text: str, bound: p.Predicate) -> None:
+    assert compile_filter(text, SCHEMA).plan == bound
+
+
+@pytest.mark.parametrize("text, detail", [
+    ("s > 1", "type mismatch"),
+    ("i32 == 'a'", "type mismatch"),
+    ("i32 == true", "type mismatch"),
+    ("b == 1", "type mismatch"),
+    ("i32 in [1, 'a']", "type mismatch"),
+    ("array_contains(arr, 'x')", "type mismatch"),
+    ("arr == ['x']", "type mismatch"),
+    ("b > true", "operator > does not apply"),
+    ('j["a"] > true', "operator > does not apply"),
+    ("i32 like 'a%'", "like applies only to strings"),
+    ("s like 1", "pattern of like must be a string"),
+    ("i32 + i64 > 1", "arithmetic between two fields"),
+    ("s + 1 > 1", "arithmetic needs a numeric field"),
+    ("i32 + 'a' > 1", "arithmetic needs numbers"),
+    ("i32 / 0 > 1", "division by zero"),
+    ("i32 % 0 == 1", "division by zero"),
+    ("10 / i32 > 1", "right operand of / must be a constant"),
+    ("1 / 0 > i32", "division by zero"),
+    ("i32 in 1", "needs a list"),
+    ("i32 in [1, i64]", "list elements must be constants"),
+    ("arr > 1", "can be compared only with a list"),
+    ("arr in [1]", "'in' does not apply"),
+    ("vec > 1", "cannot be filtered"),
+    ("json_contains(i32, 1)", "applies only to an ARRAY field or a JSON path"),
+    ("json_contains(j, [1])", "with a list element is not supported"),
+    ("json_contains_all(j, 1)", "must be a list"),
+    ("json_contains(j)", "takes two arguments"),
+    ("array_length(i32) == 1", "applies only to an ARRAY field or a JSON path"),
+    ("array_length(arr, 1) == 1", "takes one argument"),
+    ("lower(s) == 'a'", "function lower is not supported"),
+    ("i32 > {x}", "{x} has no value"),
+    ("i32 > {x}", "{x} has no value"),
+    ("i32 > 9223372036854775808", "out of the int64 range"),
+    ("i32 > 9223372036854775807 + 1", "overflow"),
+    ("i32", "must be boolean"),
+    ("i32 + 1", "must be boolean"),
+    ("'text'", "must be boolean"),
+    ("arr", "must be boolean"),
+    ("s['a'] == 1", "takes no index"),
+    ("arr['x'] == 1", "exactly one integer index"),
+    ("arr[0][1] == 1", "exactly one integer index"),
+    ("exists i32", "exists applies only"),
+    ("1 is null", "is null applies only to a field"),
+    ("i32 == s", "cannot compare int field i32 with str field s"),
+    ("j['a'] == i32", "only between scalar fields"),
+    ("i32 < s < 3", "bounds of a range must be constants"),
+    ("1 < 2 < 3", "middle of a range must be a field"),
+    ("(i32 > 1) == true", "cannot compare"),
+    ("j['a'] == [1, 2]", "cannot compare"),
+    ("1 == 'a'", "cannot compare"),
+])
+def test_type_error_is_filter_invalid(text: str, detail: str) -> None:
+    with pytest.raises(FilterInvalid) as err:
+        compile_filter(text, SCHEMA)
+    assert detail in err.value.detail
+    assert err.value.offset is not None and 0 <= err.value.offset <= len(text)
+
+
+def test_unknown_field_without_dynamic_field_is_named() -> None:
+    with pytest.raises(FilterInvalid) as err:
+        compile_filter("age > 1 and color == 'red'", STATIC)
+    assert err.value.detail == "field color not exist"
+    assert err.value.offset == 12
+    with pytest.raises(FilterInvalid, match="field \\$meta not exist"):
+        compile_filter("$meta['a'] == 1", STATIC)
+
+
+def test_small_integer_field_compares_with_any_int64() -> None:
+    f = compile_filter("age < 1000 and age > -1000", STATIC)
+    t = pa.table({"age": pa.array([-128, 0, 127], pa.int8())})
+    assert f.evaluate(t).tolist() == [True, True, True]
+
+
+@pytest.mark.parametrize("params", [{"x": object()}, {"x": [[1]]}, {"x": {"a": 1}}, {"x": None}])
+def test_template_parameter_of_unsupported_type_is_refused(params: dict[str, Any]) -> None:
+    with pytest.raises(FilterInvalid, match="unsupported value"):
+        compile_filter("i32 in {x}", SCHEMA, params)
+
+
+WORDS = ["i32", "i64", "d", "s", "b", "j", "arr", "sarr", "color", "$meta", "vec", "1", "-2",
+         "2.5", "'a'", '"%b"', "true", "[1, 'a']", "[]", "{p}", "{q}", '["a"]', "[0]", "==",
+         "!=", "<", ">=", "+", "*", "/", "%", "**", " and ", " or ", " not ", "!", " in ",
+         " like ", " is null", " is not null", "exists ", "(", ")", ",", "json_contains(",
+         "array_contains_all(", "array_length(", "JSON_CONTAINS_ANY("]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=12).map(" ".join))
+def test_any_text_compiles_or_is_filter_invalid_and_evaluates(text: str) -> None:
+    try:
+        compiled = compile_filter(text, SCHEMA, {"p": 1, "q": ["a", 2]})
+    except FilterInvalid:
+        return
+    mask = compiled.evaluate(table(ROWS))
+    assert mask.shape == (len(ROWS),)
