@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/elanus serve --host $(HOST) --port $(PORT) --data $(DATA)
 
-test: install
+test: lint
 	$(BIN)/python -m pytest -q tests
 
 lint: install

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+from typing_extensions import Self
 
 from elanus.server.grpc.service import MilvusServicer
 
@@ -197,7 +198,7 @@ class LocalChannel(grpc.Channel):  # type: ignore[misc]
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> LocalChannel:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -99,16 +99,16 @@ class Engine:
         start = min((c.checkpoint_lsn for c in by_id.values()), default=self.wal.last_lsn)
         replayed = 0
         for lsn, payload in self.wal.replay(start):
-            rec = records.decode(payload)
-            c = by_id.get(rec.collection_id)
-            if c is None or lsn <= c.checkpoint_lsn:
+            record = records.decode(payload)
+            target = by_id.get(record.collection_id)
+            if target is None or lsn <= target.checkpoint_lsn:
                 continue
-            if isinstance(rec, records.InsertRecord):
-                c.growing.append(rec.table, lsn)
-                self.tso.raise_floor(c.growing.max_ts)
+            if isinstance(record, records.InsertRecord):
+                target.growing.append(record.table, lsn)
+                self.tso.raise_floor(target.growing.max_ts)
             else:
-                c.apply_delete(rec.pks, rec.ts, lsn)
-                self.tso.raise_floor(rec.ts)
+                target.apply_delete(record.pks, record.ts, lsn)
+                self.tso.raise_floor(record.ts)
             replayed += 1
         for cid in loaded:
             by_id[cid].load()

@@ -127,7 +127,9 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
         return SearchResult(pa.array([], type=schema.primary.arrow_type), np.empty(0, np.float32),
                             [0] * nq, empty, out.names, schema.primary.name, metric,
                             out.dynamic_keys)
-    offs, scores, segs = (np.concatenate(a, axis=1) for a in (all_off, all_score, all_seg))
+    offs: npt.NDArray[np.int64] = np.concatenate(all_off, axis=1)
+    scores: npt.NDArray[np.float32] = np.concatenate(all_score, axis=1)
+    segs: npt.NDArray[np.int32] = np.concatenate(all_seg, axis=1)
     order_key = np.where(offs < 0, np.inf, -scores if larger_is_closer(metric) else scores)
     order = np.argsort(order_key, axis=1, kind="stable")[:, req.offset: k]
     offs = np.take_along_axis(offs, order, axis=1)

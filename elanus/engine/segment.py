@@ -31,7 +31,8 @@ def vector_view(column: pa.ChunkedArray | pa.Array, dim: int) -> npt.NDArray[np.
     if len(arr) == 0:
         return np.empty((0, dim), dtype=np.float32)
     flat = arr.flatten() if arr.offset else arr.values
-    return flat.to_numpy(zero_copy_only=False).reshape(-1, dim)
+    out: npt.NDArray[np.float32] = flat.to_numpy(zero_copy_only=False).reshape(-1, dim)
+    return out
 
 
 class _Buffer:
@@ -63,6 +64,13 @@ class Segment:
     def snapshot(self) -> SegmentView:
         raise NotImplementedError
 
+    def vectors(self, field: str, n: int, cosine: bool = False) -> npt.NDArray[np.float32]:
+        """The first `n` vectors of `field`, unit-normalised when `cosine`."""
+        raise NotImplementedError
+
+    def index(self, field: str) -> FaissIndex | None:
+        raise NotImplementedError
+
     def apply_delete(self, pks: pa.Array, ts: int) -> int:
         """Mark rows with these primary keys and an older timestamp deleted; returns the count."""
         view = self.snapshot()
@@ -92,10 +100,10 @@ class SegmentView:
     deleted: Mask  # a view: may gain bits after the snapshot, never loses them
 
     def vectors(self, field: str, cosine: bool = False) -> npt.NDArray[np.float32]:
-        return self.segment.vectors(field, self.num_rows, cosine)  # type: ignore[attr-defined]
+        return self.segment.vectors(field, self.num_rows, cosine)
 
     def index(self, field: str) -> FaissIndex | None:
-        return self.segment.index(field)  # type: ignore[attr-defined]
+        return self.segment.index(field)
 
     def live(self) -> Mask:
         return ~self.deleted[: self.num_rows]

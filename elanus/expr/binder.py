@@ -91,7 +91,9 @@ class _Binder:
             else:
                 leaves.append(n)
         operands = tuple(self.predicate(leaf) for leaf in leaves)
-        return plan.And(operands) if node.op == "and" else plan.Or(operands)
+        if node.op == "and":
+            return plan.And(operands)
+        return plan.Or(_merge_equalities(operands))
 
     def compare(self, node: syn.Compare) -> Predicate:
         left, right = self.value(node.left), self.value(node.right)
@@ -99,9 +101,9 @@ class _Binder:
         if isinstance(left, _Const) and isinstance(right, _Const):
             return plan.Constant(self.folded(lambda: fold_compare(op, left.value, right.value),
                                              node))
-        if isinstance(left, (_Const, _List)) and _is_source(right):
+        if isinstance(left, (_Const, _List)) and isinstance(right, _SOURCES):
             left, right, op = right, left, _FLIP[op]
-        if not _is_source(left):
+        if not isinstance(left, _SOURCES):
             raise self.fail(f"cannot compare {_describe(node.left)}", node)
         if isinstance(right, _Const):
             return self.compare_value(op, left, right.value, node)
@@ -146,7 +148,7 @@ class _Binder:
     def range(self, node: syn.Range) -> Predicate:
         target = self.value(node.target)
         low, high = self.value(node.low), self.value(node.high)
-        if not _is_source(target):
+        if not isinstance(target, _SOURCES):
             raise self.fail("the middle of a range must be a field", node.target)
         bounds = [(low, node.low, _FLIP[node.low_op]), (high, node.high, node.high_op)]
         parts: list[Predicate] = []
@@ -164,7 +166,7 @@ class _Binder:
             found = any(self.folded(lambda v=v: fold_compare("==", operand.value, v), node)
                         for v in values.values)
             return plan.Constant(found != node.negated)
-        if not _is_source(operand) or source_type(operand) == "array":
+        if not isinstance(operand, _SOURCES) or source_type(operand) == "array":
             raise self.fail(f"'in' does not apply to {_describe(node.operand)}", node)
         kind = source_type(operand)
         if kind != "json":
@@ -177,7 +179,7 @@ class _Binder:
         operand, pattern = self.value(node.operand), self.value(node.pattern)
         if not (isinstance(pattern, _Const) and isinstance(pattern.value, str)):
             raise self.fail("the pattern of like must be a string", node.pattern)
-        if not _is_source(operand) or source_type(operand) not in ("str", "json"):
+        if not isinstance(operand, _SOURCES) or source_type(operand) not in ("str", "json"):
             raise self.fail(f"like applies only to strings, not {_describe(node.operand)}",
                             node)
         return plan.Like(operand, pattern.value)
@@ -330,20 +332,19 @@ class _Binder:
             if isinstance(side, _Const):
                 if not _is_number(side.value):
                     raise self.fail(f"arithmetic needs numbers, not {side.value!r}", where)
-            elif not _is_source(side) or source_type(side) not in ("int", "float", "json"):
+            elif not isinstance(side, _SOURCES) or source_type(side) not in ("int", "float", "json"):
                 raise self.fail(f"arithmetic needs a numeric field, not {_describe(where)}",
                                 where)
-        if _is_source(left) and _is_source(right):
+        if isinstance(left, _SOURCES) and isinstance(right, _SOURCES):
             raise self.fail("arithmetic between two fields is not supported", node)
-        if isinstance(right, _Const):
-            assert _is_source(left)
+        if isinstance(right, _Const) and isinstance(left, _SOURCES):
             if op in ("/", "%") and right.value == 0:
                 raise self.fail("division by zero", node.right)
-            return plan.Arith(op, left, right.value)
-        assert isinstance(left, _Const) and _is_source(right)
+            return plan.Arith(op, left, _number(right.value))
+        assert isinstance(left, _Const) and isinstance(right, _SOURCES)
         if op in ("/", "%"):
             raise self.fail(f"the right operand of {op} must be a constant", node.right)
-        return plan.Arith(op, right, left.value, source_first=False)
+        return plan.Arith(op, right, _number(left.value), source_first=False)
 
     def folded(self, compute: Any, node: syn.Node) -> Any:
         try:
@@ -352,13 +353,36 @@ class _Binder:
             raise self.fail(str(exc), node) from None
 
 
-def _is_source(bound: object) -> bool:
-    return isinstance(bound, (plan.ColumnValue, plan.JsonValue, plan.ArrayValue,
-                              plan.ArrayItem, plan.ArrayLength, plan.Arith))
+_SOURCES = (plan.ColumnValue, plan.JsonValue, plan.ArrayValue, plan.ArrayItem, plan.ArrayLength,
+            plan.Arith)
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _merge_equalities(operands: tuple[Predicate, ...]) -> tuple[Predicate, ...]:
+    """`x == 1 or x == 2 or ...` -> `x in [1, 2, ...]`: the same rows and validity, one kernel
+    call instead of one per constant (filters listing thousands of ids are common)."""
+    groups: dict[Source, list[Scalar]] = {}
+    for p in operands:
+        if isinstance(p, plan.Compare) and p.op == "==":
+            groups.setdefault(p.source, []).append(p.value)
+    out: list[Predicate] = []
+    emitted: set[Source] = set()
+    for p in operands:
+        if isinstance(p, plan.Compare) and p.op == "==" and len(groups[p.source]) > 1:
+            if p.source not in emitted:
+                emitted.add(p.source)
+                out.append(plan.InSet(p.source, tuple(dict.fromkeys(groups[p.source]))))
+        else:
+            out.append(p)
+    return tuple(out)
+
+
+def _number(value: Scalar) -> int | float:
+    assert isinstance(value, (int, float)) and not isinstance(value, bool)
+    return value
 
 
 def _numeric(kind: str) -> bool:

@@ -49,6 +49,7 @@ class TableReader:
         self.num_rows = table.num_rows
         self.cache = cache
         self._arrays: dict[str, pa.Array | None] = {}
+        self._memo: dict[tuple[Any, ...], Any] = {}
 
     def array(self, name: str) -> pa.Array | None:
         """The column as one Arrow array, or None when the table lacks it."""
@@ -60,6 +61,9 @@ class TableReader:
         return self._arrays[name]
 
     def valid(self, name: str) -> Mask:
+        return self._once(("valid", name), self._valid)  # type: ignore[no-any-return]
+
+    def _valid(self, name: str) -> Mask:
         arr = self.array(name)
         if arr is None:
             return np.zeros(self.num_rows, np.bool_)
@@ -67,6 +71,9 @@ class TableReader:
 
     def scalar(self, name: str, kind: str) -> Values:
         """A scalar field; integers widen to int64 so arithmetic and comparisons cannot wrap."""
+        return self._once(("scalar", name, kind), self._scalar)  # type: ignore[no-any-return]
+
+    def _scalar(self, name: str, kind: str) -> Values:
         arr = self.array(name)
         if arr is None:
             empty = np.zeros(self.num_rows, np.bool_)
@@ -77,6 +84,9 @@ class TableReader:
         return Values(plain(arr, kind), valid, valid)
 
     def list_lengths(self, name: str) -> Values:
+        return self._once(("lengths", name), self._list_lengths)  # type: ignore[no-any-return]
+
+    def _list_lengths(self, name: str) -> Values:
         arr = self.array(name)
         if arr is None:
             empty = np.zeros(self.num_rows, np.bool_)
@@ -111,6 +121,16 @@ class TableReader:
             picked = flat.take(pa.array(positions))
         return Values(plain(picked, kind), present, valid)
 
+    def _once(self, key: tuple[Any, ...], compute: Any) -> Any:
+        """Memoize a derived column for this evaluation; the masks it returns are read-only."""
+        if key not in self._memo:
+            result = compute(*key[1:])
+            arrays = (result.present, result.valid) if isinstance(result, Values) else (result,)
+            for a in arrays:
+                a.flags.writeable = False  # shared by every node that reads this column
+            self._memo[key] = result
+        return self._memo[key]
+
     def json(self, name: str, keys: tuple[str | int, ...]) -> JsonValues:
         return self._decoded(name, keys, "values")  # type: ignore[no-any-return]
 
@@ -138,7 +158,7 @@ def validity(arr: pa.Array) -> Mask:
         return np.ones(len(arr), np.bool_)
     if arr.type == pa.null():
         return np.zeros(len(arr), np.bool_)
-    return arr.is_valid().to_numpy(zero_copy_only=False)
+    return np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
 
 
 def plain(arr: pa.Array, kind: str) -> np.ndarray | pa.Array:

@@ -15,6 +15,7 @@ plan's nodes and over the constants of a list.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -36,8 +37,9 @@ class Result:
 
 
 def evaluate(predicate: plan.Predicate, reader: TableReader) -> Mask:
-    """The rows of the reader's table that pass `predicate`."""
-    return _Evaluator(reader).predicate(predicate).value
+    """The rows of the reader's table that pass `predicate` (a fresh, writable array)."""
+    value = _Evaluator(reader).predicate(predicate).value
+    return value if value.flags.writeable and value.flags.owndata else value.copy()
 
 
 class _Evaluator:
@@ -273,7 +275,7 @@ def _numpy(arr: pa.Array, kind: str) -> np.ndarray:
     return out
 
 
-def _trunc_div(a: object, b: object) -> np.ndarray:
+def _trunc_div(a: Any, b: Any) -> np.ndarray:
     """Integer division rounding toward zero, as C++ and Go divide int64."""
     q = np.floor_divide(a, b)
     r = np.remainder(a, b)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -138,7 +139,7 @@ _lock = threading.Lock()
 _database = None
 
 
-def _connection():  # type: ignore[no-untyped-def]
+def _connection() -> Any:
     """A new connection to the shared in-memory database (DuckDB imported on first use)."""
     global _database
     with _lock:

@@ -9,6 +9,7 @@ back as an expression that parses to an equal tree (fully parenthesized, canonic
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 
 Scalar = int | float | str | bool
@@ -151,7 +152,7 @@ def to_text(node: Node) -> str:
         case Literal(value=str() as s):
             return json.dumps(s, ensure_ascii=False)
         case Literal(value=float() as f):
-            if f != f or f in (float("inf"), float("-inf")):
+            if not math.isfinite(f):
                 return _bad(node)
             return f"({f!r})" if f < 0 or str(f).startswith("-") else repr(f)
         case Literal(value=int() as i):

@@ -64,6 +64,9 @@ class _Parser:
             self.pos += 1
         return tok
 
+    def at_end(self) -> bool:
+        return self.tok.kind is Kind.EOF
+
     def at_op(self, *ops: str) -> bool:
         return self.tok.kind is Kind.OP and self.tok.text in ops
 
@@ -90,10 +93,10 @@ class _Parser:
     # -- grammar ---------------------------------------------------------------------------
 
     def parse(self) -> Node:
-        if self.tok.kind is Kind.EOF:
+        if self.at_end():
             raise FilterInvalid(self.text, "empty expression", 0)
         node = self.expr()
-        if self.tok.kind is not Kind.EOF:
+        if not self.at_end():
             raise self.error("unexpected token")
         return node
 
@@ -184,9 +187,9 @@ class _Parser:
             self.enter()
             operand = self.unary()
             self.depth -= 1
-            if isinstance(operand, Literal) and type(operand.value) in (int, float):
-                value = -operand.value if start.text == "-" else operand.value
-                return Literal(value, start.offset)
+            number = operand.value if isinstance(operand, Literal) else None
+            if isinstance(number, (int, float)) and not isinstance(number, bool):
+                return Literal(-number if start.text == "-" else number, start.offset)
             return Unary(start.text, operand, start.offset)
         return self.power()
 

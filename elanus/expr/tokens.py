@@ -150,7 +150,8 @@ def _raw_string(text: str, quote_at: int) -> tuple[int, str]:
 
 def _string(text: str, start: int) -> tuple[int, str]:
     """A quoted literal with escapes decoded; returns (end offset, value)."""
-    quote, i, out = text[start], start + 1, []
+    quote, i = text[start], start + 1
+    out: list[str] = []
     while i < len(text):
         c = text[i]
         if c == quote:

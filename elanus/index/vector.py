@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from elanus.errors import InvalidArgument
 
+_faiss: Any = faiss  # faiss's bundled type stubs lag its Python API
 Offsets = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
 Vectors = npt.NDArray[np.float32]
@@ -149,13 +150,14 @@ class FaissIndex:
         if allowed is not None:
             bits = np.packbits(allowed, bitorder="little")
             selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+        sp: Any
         if self.kind == "HNSW":
             ef = max(int(params.get("ef", 0) or 0), k, 16)
-            sp = faiss.SearchParametersHNSW(efSearch=ef)
+            sp = _faiss.SearchParametersHNSW(efSearch=ef)
         elif self.kind == "IVF_FLAT":
-            sp = faiss.SearchParametersIVF(nprobe=int(params.get("nprobe", 8) or 8))
+            sp = _faiss.SearchParametersIVF(nprobe=int(params.get("nprobe", 8) or 8))
         else:
-            sp = faiss.SearchParameters()
+            sp = _faiss.SearchParameters()
         if selector is not None:
             sp.sel = selector
         return sp, (selector, bits)
@@ -177,6 +179,7 @@ def build_index(kind: str, vectors: Vectors, metric: str, params: dict[str, str]
     base = prepare(vectors, metric)
     n, dim = base.shape
     fm = faiss_metric(metric)
+    index: Any
     if kind == "HNSW":
         m = _int_param(params, "M", 16, 2, 2048)
         efc = _int_param(params, "efConstruction", 200, 1, 2**31 - 1)

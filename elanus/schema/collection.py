@@ -206,14 +206,13 @@ def _validate_field(f: FieldSchema) -> None:
     if f.dtype not in SUPPORTED_SCALARS:
         raise Unsupported(f"data type {f.dtype.milvus_name} of field {f.name} is not "
                           "supported by this elanus build yet")
-    if f.dtype == DataType.VARCHAR:
-        if not 0 < f.max_length <= MAX_VARCHAR_LENGTH:
-            raise InvalidArgument(
-                f"the maximum length specified for the field({f.name}) should be in (0, "
-                f"{MAX_VARCHAR_LENGTH}], but got {f.max_length} instead"
-                if f.max_length else f"type param(max_length) should be specified for the "
-                f"field({f.name}) of collection"
-            )
+    if f.dtype == DataType.VARCHAR and not 0 < f.max_length <= MAX_VARCHAR_LENGTH:
+        raise InvalidArgument(
+            f"the maximum length specified for the field({f.name}) should be in (0, "
+            f"{MAX_VARCHAR_LENGTH}], but got {f.max_length} instead"
+            if f.max_length else f"type param(max_length) should be specified for the "
+            f"field({f.name}) of collection"
+        )
     if f.dtype == DataType.ARRAY:
         if f.element_type not in ARRAY_ELEMENT_TYPES:
             raise InvalidArgument(f"element type {f.element_type.name} is not supported")
@@ -227,7 +226,6 @@ def _validate_field(f: FieldSchema) -> None:
                                   f"field({f.name}) of collection")
     if f.auto_id and not f.is_primary:
         raise InvalidArgument("only primary field can speficy AutoID with true")
-    if f.is_primary and f.auto_id and f.dtype != DataType.INT64:
-        # Milvus 2.6 allows auto_id on VARCHAR keys as well; they are generated as strings.
-        if f.dtype != DataType.VARCHAR:
-            raise InvalidArgument("only int64 and varchar can be auto id")
+    # Milvus 2.6 allows auto_id on VARCHAR keys as well; they are generated as strings.
+    if f.is_primary and f.auto_id and f.dtype not in (DataType.INT64, DataType.VARCHAR):
+        raise InvalidArgument("only int64 and varchar can be auto id")

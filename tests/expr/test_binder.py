@@ -89,7 +89,6 @@ def test_bind_resolves_and_folds(text: str, bound: p.Predicate) -> None:
     ("array_length(arr, 1) == 1", "takes one argument"),
     ("lower(s) == 'a'", "function lower is not supported"),
     ("i32 > {x}", "{x} has no value"),
-    ("i32 > {x}", "{x} has no value"),
     ("i32 > 9223372036854775808", "out of the int64 range"),
     ("i32 > 9223372036854775807 + 1", "overflow"),
     ("i32", "must be boolean"),

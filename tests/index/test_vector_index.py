@@ -68,6 +68,6 @@ def test_serialized_index_answers_the_same(data) -> None:
 
 def test_k_larger_than_rows_pads_with_minus_one() -> None:
     base = np.eye(3, dtype=np.float32)
-    got, scores = exact_search(base, base[:1], 5, "IP")
+    got, _scores = exact_search(base, base[:1], 5, "IP")
     assert got[0].tolist()[:3] == [0, 1, 2] or got[0][0] == 0
     assert (got[0][3:] == -1).all()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
 

@@ -9,7 +9,13 @@ from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
 from elanus.engine.engine import Engine
 from elanus.engine.tso import physical_ms
-from elanus.errors import CollectionNotFound, CollectionNotLoaded, InvalidArgument, PartitionNotFound, Unsupported
+from elanus.errors import (
+    CollectionNotFound,
+    CollectionNotLoaded,
+    InvalidArgument,
+    PartitionNotFound,
+    Unsupported,
+)
 from elanus.schema import validate_name
 from elanus.server.grpc.handlers import db_name, handler, kv_pairs
 from elanus.server.grpc.schema_codec import decode_schema, encode_schema

@@ -43,7 +43,7 @@ def _varint(n: int) -> bytes:
 
 def _packed_payload(message: Any) -> bytes:
     """The value bytes of a message whose only field is a packed repeated fixed-width field."""
-    raw = message.SerializeToString()
+    raw: bytes = message.SerializeToString()
     if not raw:
         return b""
     pos = 1  # skip the tag byte of field 1
@@ -56,7 +56,7 @@ def packed_floats(message: Any, dtype: type = np.float32) -> npt.NDArray[Any]:
     return np.frombuffer(_packed_payload(message), dtype=dtype)
 
 
-def floats_message(cls: type, values: npt.NDArray[Any]) -> Any:
+def floats_message(cls: Any, values: npt.NDArray[Any]) -> Any:
     """Build a message of `cls` (e.g. FloatArray) whose packed field 1 holds `values`."""
     data = np.ascontiguousarray(values).tobytes()
     if not data:
@@ -90,8 +90,8 @@ def decode_column(fd: schema_pb2.FieldData, f: FieldSchema | None, num_rows: int
     valid = list(fd.valid_data)
     if dtype == DataType.ARRAY:
         element = DataType(scalars.element_type or (f.element_type if f else 0))
-        values = [_scalar_list(v, element) for v in scalars.data]
-        arr = pa.array(values, type=arrow_type(DataType.ARRAY, element_type=element))
+        lists = [_scalar_list(v, element) for v in scalars.data]
+        arr = pa.array(lists, type=arrow_type(DataType.ARRAY, element_type=element))
     elif dtype in (DataType.FLOAT, DataType.DOUBLE):
         arr = pa.array(packed_floats(scalars, np.float32 if dtype == DataType.FLOAT else np.float64))
     else:

@@ -48,7 +48,7 @@ def decode_schema(raw: bytes, collection_name: str) -> CollectionSchema:
     pb = schema_pb2.CollectionSchema()
     try:
         pb.ParseFromString(raw)
-    except Exception:
+    except Exception:  # noqa: BLE001 (protobuf raises its own DecodeError family)
         raise InvalidArgument("the collection schema could not be decoded") from None
     if pb.name and pb.name != collection_name:
         raise InvalidArgument(f"collection name [{collection_name}] not matches schema name "

@@ -89,7 +89,7 @@ def _bound(method: str) -> Any:
     return call
 
 
-class MilvusServicer(milvus_pb2_grpc.MilvusServiceServicer):
+class MilvusServicer(milvus_pb2_grpc.MilvusServiceServicer):  # type: ignore[misc]
     """Every MilvusService RPC, answered by the engine."""
 
     def __init__(self, engine: Engine) -> None:

@@ -1,11 +1,9 @@
-"""The one place exceptions become Milvus Status messages, and the `rpc` handler wrapper."""
+"""The one place exceptions become Milvus Status messages."""
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from pymilvus.grpc_gen import common_pb2
 
@@ -23,8 +21,6 @@ _LEGACY_NAME = {
 
 OK = common_pb2.Status(code=0, error_code=common_pb2.Success)
 
-R = TypeVar("R")
-
 
 def to_status(exc: BaseException) -> common_pb2.Status:
     if not isinstance(exc, ElanusError):
@@ -41,19 +37,3 @@ def failure(response_type: type, exc: BaseException) -> Any:
     if response_type is common_pb2.Status:
         return status
     return response_type(status=status)
-
-
-def rpc(response_type: type) -> Callable[[Callable[..., R]], Callable[..., R]]:
-    """Wrap a handler so that any failure becomes `response_type` with an error status."""
-
-    def wrap(handler: Callable[..., R]) -> Callable[..., R]:
-        @functools.wraps(handler)
-        def call(self: Any, request: Any, context: Any) -> R:
-            try:
-                return handler(self, request, context)
-            except Exception as exc:  # every failure is answered, the server keeps serving
-                return failure(response_type, exc)  # type: ignore[no-any-return]
-
-        return call
-
-    return wrap
