@@ -22,7 +22,7 @@ from elanus.engine.rows import prepare_rows
 from elanus.engine.segment import GrowingSegment, SealedSegment, SegmentView
 from elanus.errors import CollectionNotLoaded
 from elanus.index.vector import IndexSpec
-from elanus.schema import CollectionSchema
+from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema
 from elanus.storage import records
 from elanus.storage.catalog import Commit, FileRecord
 from elanus.storage.segment_file import read_segment, write_segment
@@ -90,12 +90,8 @@ class Collection:
             ts = self.engine.tso.allocate()
             table = prepare_rows(self.schema, columns, num_rows, ts, self.engine.tso.allocate,
                                  upsert=upsert)
-            if upsert:
-                pks = table.column(self.schema.primary.name).combine_chunks()
-                self._log_delete(pks, ts)
-            lsn = self.engine.wal.append(records.encode(
-                records.InsertRecord(self.id, DEFAULT_PARTITION, table)))
-            self.apply_insert(table, lsn)
+            record = records.InsertRecord(self.id, DEFAULT_PARTITION, table, upsert)
+            self.apply(record, self.engine.wal.append(records.encode(record)))
         return table, ts
 
     def delete(self, pks: pa.Array) -> tuple[int, int]:
@@ -108,7 +104,15 @@ class Collection:
         lsn = self.engine.wal.append(records.encode(records.DeleteRecord(self.id, ts, pks)))
         return self.apply_delete(pks, ts, lsn)
 
-    def apply_insert(self, table: pa.Table, lsn: int) -> None:
+    def apply(self, record: records.Record, lsn: int) -> None:
+        """Apply one logged record (live, or replayed from the WAL on restart)."""
+        if isinstance(record, records.DeleteRecord):
+            self.apply_delete(record.pks, record.ts, lsn)
+            return
+        table = record.table
+        if record.upsert:
+            pks = table.column(self.schema.primary.name).combine_chunks()
+            self.apply_delete(pks, int(table.column(TIMESTAMP_COLUMN)[0].as_py()), lsn)
         self.growing.append(table, lsn)
         if self.growing.num_rows >= self.engine.seal_rows:
             self.engine.request_flush(self)

@@ -103,11 +103,9 @@ class Engine:
             target = by_id.get(record.collection_id)
             if target is None or lsn <= target.checkpoint_lsn:
                 continue
-            if isinstance(record, records.InsertRecord):
-                target.growing.append(record.table, lsn)
-                self.tso.raise_floor(target.growing.max_ts)
-            else:
-                target.apply_delete(record.pks, record.ts, lsn)
+            target.apply(record, lsn)
+            self.tso.raise_floor(target.growing.max_ts)
+            if isinstance(record, records.DeleteRecord):
                 self.tso.raise_floor(record.ts)
             replayed += 1
         for cid in loaded:

@@ -20,7 +20,7 @@ from elanus.errors import FilterInvalid
 from elanus.expr import nodes as syn
 from elanus.expr import plan
 from elanus.expr.folding import INT64_MAX, INT64_MIN, fold_arith, fold_compare
-from elanus.expr.plan import Predicate, Scalar, Source, source_column, source_type
+from elanus.expr.plan import Predicate, Scalar, Source, distinct, source_column, source_type
 from elanus.schema import DYNAMIC_FIELD, CollectionSchema, DataType
 
 _SCALAR_TYPES: dict[DataType, plan.ScalarType] = {
@@ -374,7 +374,7 @@ def _merge_equalities(operands: tuple[Predicate, ...]) -> tuple[Predicate, ...]:
         if isinstance(p, plan.Compare) and p.op == "==" and len(groups[p.source]) > 1:
             if p.source not in emitted:
                 emitted.add(p.source)
-                out.append(plan.InSet(p.source, tuple(dict.fromkeys(groups[p.source]))))
+                out.append(plan.InSet(p.source, distinct(groups[p.source])))
         else:
             out.append(p)
     return tuple(out)

@@ -184,7 +184,7 @@ class _Evaluator:
             hit = _rows_with(rows, element_hits(values), self.n)
         else:
             hit = is_array.copy()
-            for value in dict.fromkeys(values):
+            for value in plan.distinct(values):
                 hit &= _rows_with(rows, element_hits((value,)), self.n)
         return Result(hit & valid, valid)
 

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from elanus.errors import Corruption
+from elanus.errors import Corruption, Unsupported
 
 Key = str | int
 
@@ -144,8 +144,11 @@ def _connection() -> Any:
     global _database
     with _lock:
         if _database is None:
-            import duckdb
-
+            try:
+                import duckdb
+            except ImportError:
+                raise Unsupported("filters on JSON and dynamic fields need the duckdb "
+                                  "package") from None
             _database = duckdb.connect(":memory:")
         return _database.cursor()
 

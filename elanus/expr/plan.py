@@ -12,6 +12,7 @@ Column names are the stored ones: a field name, or `$meta` for keys of the dynam
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal as TypeLiteral
 
@@ -158,6 +159,11 @@ class Constant:
 
 Predicate = (Compare | CompareColumns | InSet | Like | ArrayEquals | Contains | IsNull | Exists
              | Not | And | Or | Constant)
+
+
+def distinct(values: Iterable[Scalar]) -> tuple[Scalar, ...]:
+    """`values` without repeats, in order; 1, 1.0 and True stay apart (Python's == merges them)."""
+    return tuple(v for _, v in dict.fromkeys((type(v), v) for v in values))
 
 
 def source_type(source: Source) -> ScalarType | TypeLiteral["json", "array"]:

@@ -42,11 +42,16 @@ _PK_COLUMN = "pk"
 
 @dataclass(frozen=True)
 class InsertRecord:
-    """Rows inserted into one partition; `table` already carries its "$ts" column."""
+    """Rows inserted into one partition; `table` already carries its "$ts" column.
+
+    An upsert is one record, so it is applied whole or not at all: it first deletes the rows'
+    primary keys at the rows' timestamp, then inserts them.
+    """
 
     collection_id: int
     partition: str
     table: pa.Table
+    upsert: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,10 @@ Record = InsertRecord | DeleteRecord
 def encode(record: Record) -> bytes:
     """Encode a record as one WAL payload."""
     match record:
-        case InsertRecord(collection_id, partition, table):
+        case InsertRecord(collection_id, partition, table, upsert):
             kind, header = INSERT, {"collection_id": collection_id, "partition": partition}
+            if upsert:
+                header["upsert"] = True
         case DeleteRecord(collection_id, ts, pks):
             if not (pa.types.is_int64(pks.type) or pa.types.is_large_string(pks.type)):
                 raise InvalidArgument(f"delete primary keys must be int64 or large_string, "
@@ -105,7 +112,8 @@ def decode(data: bytes | memoryview, what: str = "wal record") -> Record:
         header: dict[str, Any] = json.loads(bytes(data[_PREFIX.size:start]))
         table = pa.ipc.open_stream(pa.py_buffer(data)[body_start:]).read_all()
         if kind == INSERT:
-            return InsertRecord(int(header["collection_id"]), str(header["partition"]), table)
+            return InsertRecord(int(header["collection_id"]), str(header["partition"]), table,
+                                bool(header.get("upsert", False)))
         if kind == DELETE:
             if table.column_names != [_PK_COLUMN]:
                 raise ValueError(f"delete columns are {table.column_names}")

@@ -165,3 +165,20 @@ def test_errors_for_missing_things(engine: Engine) -> None:
     assert nl.value.code == 101
     with pytest.raises(UnexpectedError):
         engine.drop_index("default", "books", "vector")  # loaded: release first
+
+
+def test_upsert_replays_whole_after_restart(tmp_path: Path) -> None:
+    e = _open(tmp_path / "d")
+    e.create_collection("default", _schema())
+    e.create_index("default", "books", "vector", "", {"metric_type": "L2"})
+    e.load_collection("default", "books")
+    e.insert("default", "books", _columns(np.arange(5)), 5)
+    e.flush("default", "books")
+    e.insert("default", "books", _columns(np.array([1, 2, 9]), seed=3), 3, upsert=True)
+    e.close()
+    again = _open(tmp_path / "d")
+    try:
+        res = again.query(QueryRequest("default", "books", "id >= 0", ("id",)))
+        assert sorted(res.fields.column("id").to_pylist()) == [0, 1, 2, 3, 4, 9]
+    finally:
+        again.close()

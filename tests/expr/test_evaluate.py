@@ -6,6 +6,8 @@ i64 and $meta; j["a"] = 1, "1", <null column>, 2.5, <doc is a list>, true.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -101,6 +103,7 @@ CASES: list[tuple[str, list[int]]] = [
     ("JSON_CONTAINS(j, 2)", [4]),
     ('array_length(j["tags"]) == 2', [0, 1]),
     ('j["a"] + 1 == 2', [0]),
+    ('j["a"] == 1 or j["a"] == true or j["a"] == 2.5', [0, 3, 5]),
     ('j["a"] * 2 == 5', [3]),
     # the dynamic field, by bare name or through $meta
     ('color == "red"', [0, 3]),
@@ -162,6 +165,19 @@ def test_template_parameters_bind_values(things: pa.Table, text: str, params: di
                                          rows: list[int]) -> None:
     mask = compile_filter(text, SCHEMA, params).evaluate(things)
     assert np.flatnonzero(mask).tolist() == rows
+
+
+@pytest.mark.parametrize("text, rows", [
+    ('json_contains_all(j["x"], [1, true])', [0]),
+    ('json_contains_all(j["x"], [1, 1.0, true, true])', [0]),
+    ('json_contains_any(j["x"], [true])', [0, 1]),
+    ('j["x"][0] == 1 or j["x"][0] == true', [0, 1, 2]),
+    ('j["x"][0] in [1, "1"]', [0, 2]),
+])
+def test_one_and_true_stay_apart(text: str, rows: list[int]) -> None:
+    docs = [{"x": [1, True]}, {"x": [True, "1"]}, {"x": [1]}]
+    t = pa.table({"j": pa.array([json.dumps(d).encode() for d in docs], pa.large_binary())})
+    assert np.flatnonzero(compile_filter(text, SCHEMA).evaluate(t)).tolist() == rows
 
 
 def test_long_or_chain_evaluates_without_recursion() -> None:

@@ -1,0 +1,562 @@
+#!/usr/bin/env python3
+"""Quickstart benchmark: raw faiss HNSW vs elanus (embedded and served) vs milvus-lite.
+
+Run from the repository root with the project's venv:
+
+    .venv/bin/python bench/quickstart_bench.py [--with-lite] [--out FILE]
+
+Data: shared/data/pydocs-minilm-384 (20,000 x 384 unit vectors, 1,000 queries, exact top-100,
+meta.parquet `num` 0..999) when that folder exists, else generated data of the same shape
+(random unit vectors, exact ground truth computed with numpy). `--synthetic` forces generated
+data; `--n-base` / `--queries` / `--filtered-queries` shrink the run for a smoke test.
+
+Every engine runs in its own subprocess of this script (`--engine NAME --workdir DIR`), which
+prints one line `BENCH_JSON {...}` on stdout; the driver collects those, prints one table and
+writes the JSON (default /tmp/elanus-bench/quickstart.json). milvus-lite runs under its own venv
+(default /tmp/mlite-venv), created and filled (milvus-lite==3.2.2, pymilvus, numpy, pyarrow) only
+when `--with-lite` is given; it is never a dependency of elanus. Every loop and wait is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "pydocs-minilm-384"
+if not DEFAULT_DATA.is_dir():
+    DEFAULT_DATA = Path("/work/shared/data/pydocs-minilm-384")
+DEFAULT_OUT = Path("/tmp/elanus-bench/quickstart.json")
+LITE_VENV = Path("/tmp/mlite-venv")
+LITE_PKGS = ["milvus-lite==3.2.2", "pymilvus", "numpy", "pyarrow"]
+MARK = "BENCH_JSON "
+
+DIM = 384
+K = 10
+EF_SEARCH = 64
+HNSW_M = 16
+EF_CONSTRUCTION = 200
+BATCH = 2000
+COLLECTION = "bench"
+FILTERS = {"10%": ("num < 100", 100), "1%": ("num < 10", 10)}
+COUNT_FILTER, COUNT_THRESHOLD, COUNT_REPEATS = "num < 500", 500, 20
+WARMUP = 10
+
+INDEX_WAIT_S = 300.0  # create_index -> describe_index state Finished
+SERVER_START_S = 60.0  # elanus serve -> pymilvus connects
+SERVER_STOP_S = 30.0  # SIGTERM -> exit
+WORKER_TIMEOUT_S = 480.0  # one engine's whole subprocess
+PIP_TIMEOUT_S = 600.0
+
+
+# --------------------------------------------------------------------------------------------
+# data preparation (driver)
+
+
+def exact_topk(queries: np.ndarray, base: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
+    """Exact top-k of inner product (cosine on unit vectors), as ids, best first."""
+    out = np.empty((len(queries), k), dtype=np.int64)
+    for s in range(0, len(queries), 256):
+        sims = queries[s : s + 256] @ base.T
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1)
+        out[s : s + 256] = ids[np.take_along_axis(part, order, axis=1)]
+    return out
+
+
+def prepare_data(args: argparse.Namespace, path: Path) -> dict[str, Any]:
+    """Load (or generate) the data set, compute filtered ground truth, write data.npz."""
+    data_dir = Path(args.data)
+    if not args.synthetic and data_dir.is_dir():
+        import pyarrow.parquet as pq
+
+        base = np.load(data_dir / "base.npy").astype(np.float32)
+        queries = np.load(data_dir / "queries.npy").astype(np.float32)
+        gt = np.load(data_dir / "gt.npy")[:, :K].astype(np.int64)
+        meta = pq.read_table(data_dir / "meta.parquet", columns=["pk", "num"])
+        pk = meta.column("pk").to_numpy()
+        num = meta.column("num").to_numpy().astype(np.int64)
+        assert (pk == np.arange(len(base))).all(), "meta.parquet pk is not the row number"
+        source = str(data_dir)
+        if args.n_base and args.n_base < len(base):  # smoke-test subset: recompute ground truth
+            base, num = base[: args.n_base], num[: args.n_base]
+            gt = exact_topk(queries, base, np.arange(len(base)), K)
+    else:
+        rng = np.random.default_rng(20261122)
+        n = args.n_base or 20000
+        base = rng.standard_normal((n, DIM), dtype=np.float32)
+        base /= np.linalg.norm(base, axis=1, keepdims=True)
+        queries = rng.standard_normal((1000, DIM), dtype=np.float32)
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        num = rng.permutation(np.arange(n) % 1000).astype(np.int64)
+        gt = exact_topk(queries, base, np.arange(n), K)
+        source = f"generated: {n} x {DIM} random unit vectors (seed 20261122)"
+    nq, nf = min(args.queries, len(queries)), min(args.filtered_queries, len(queries))
+    arrays: dict[str, np.ndarray] = {
+        "base": base,
+        "num": num,
+        "queries": queries[:nq],
+        "gt": gt[:nq],
+        "fqueries": queries[:nf],
+    }
+    for label, (_, threshold) in FILTERS.items():
+        ids = np.nonzero(num < threshold)[0]
+        arrays["fgt_" + label] = exact_topk(queries[:nf], base[ids], ids, min(K, len(ids)))
+    np.savez(path, **arrays)
+    return {
+        "source": source,
+        "n_base": int(len(base)),
+        "dim": int(base.shape[1]),
+        "queries": nq,
+        "filtered_queries": nf,
+        "count_expected": int((num < COUNT_THRESHOLD).sum()),
+    }
+
+
+def load_data(workdir: Path) -> dict[str, np.ndarray]:
+    with np.load(workdir / "data.npz") as f:
+        return {key: f[key] for key in f.files}
+
+
+def recall(found: list[list[int]], truth: np.ndarray) -> float:
+    hits = sum(len(set(f) & set(t.tolist())) for f, t in zip(found, truth))
+    return hits / float(truth.size)
+
+
+# --------------------------------------------------------------------------------------------
+# workers (one per engine, each in its own subprocess)
+
+
+def run_faiss(workdir: Path) -> dict[str, Any]:
+    import faiss
+
+    d = load_data(workdir)
+    base, queries = d["base"], d["queries"]
+    index = faiss.IndexHNSWFlat(base.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = EF_CONSTRUCTION
+    t0 = time.perf_counter()
+    index.add(base)
+    build_s = time.perf_counter() - t0
+    index.hnsw.efSearch = EF_SEARCH
+    for q in queries[:WARMUP]:
+        index.search(q[None, :], K)
+    found, lat = [], []
+    t0 = time.perf_counter()
+    for q in queries:
+        t1 = time.perf_counter()
+        _, ids = index.search(q[None, :], K)
+        lat.append(time.perf_counter() - t1)
+        found.append([int(i) for i in ids[0] if i >= 0])
+    elapsed = time.perf_counter() - t0
+    return {
+        "version": faiss.__version__,
+        "index_s": build_s,
+        "search_qps": len(queries) / elapsed,
+        "search_p50_ms": statistics.median(lat) * 1e3,
+        "recall": recall(found, d["gt"]),
+    }
+
+
+def _milvus_workload(client: Any, d: dict[str, np.ndarray], info: dict[str, Any]) -> dict[str, Any]:
+    """The same workload for elanus (embedded or served) and milvus-lite."""
+    from pymilvus import DataType, MilvusClient
+
+    r: dict[str, Any] = {}
+    stage = "drop"
+    try:
+        if client.has_collection(COLLECTION):
+            client.drop_collection(COLLECTION)
+        stage = "create_collection"
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=int(d["base"].shape[1]))
+        schema.add_field("num", DataType.INT64)
+        client.create_collection(COLLECTION, schema=schema)
+
+        stage = "insert"
+        base, num = d["base"], d["num"]
+        vecs = base.tolist()  # row dicts are built outside the timed part
+        batches = [
+            [{"id": i, "vector": vecs[i], "num": int(num[i])} for i in range(s, min(s + BATCH, len(vecs)))]
+            for s in range(0, len(vecs), BATCH)
+        ]
+        inserted = 0
+        t0 = time.perf_counter()
+        for rows in batches:
+            res = client.insert(COLLECTION, rows)
+            inserted += int(res["insert_count"])
+        insert_s = time.perf_counter() - t0
+        r["insert_rows_per_s"] = inserted / insert_s
+        r["inserted"] = inserted
+
+        stage = "flush"
+        t0 = time.perf_counter()
+        client.flush(COLLECTION)
+        r["flush_s"] = time.perf_counter() - t0
+
+        stage = "create_index"
+        ip = client.prepare_index_params()
+        ip.add_index(
+            field_name="vector",
+            index_name="vector",
+            index_type="HNSW",
+            metric_type="COSINE",
+            params={"M": HNSW_M, "efConstruction": EF_CONSTRUCTION},
+        )
+        t0 = time.perf_counter()
+        client.create_index(COLLECTION, ip)
+        stage = "describe_index (wait for Finished)"
+        deadline = t0 + INDEX_WAIT_S
+        desc: dict[str, Any] = {}
+        while True:
+            desc = client.describe_index(COLLECTION, index_name="vector") or {}
+            state = str(desc.get("state", ""))
+            if state.endswith("Finished"):
+                break
+            if state.endswith("Failed"):
+                raise RuntimeError(f"index build failed: {desc}")
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"index not Finished after {INDEX_WAIT_S:.0f} s: {desc}")
+            time.sleep(0.05)
+        r["index_s"] = time.perf_counter() - t0
+        r["index_desc"] = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in desc.items()}
+
+        stage = "load_collection"
+        t0 = time.perf_counter()
+        client.load_collection(COLLECTION, timeout=INDEX_WAIT_S)
+        r["load_s"] = time.perf_counter() - t0
+
+        params = {"metric_type": "COSINE", "params": {"ef": EF_SEARCH}}
+
+        def searches(queries: np.ndarray, flt: str) -> tuple[float, float, list[list[int]]]:
+            qs = queries.tolist()
+            for q in qs[:WARMUP]:
+                client.search(COLLECTION, data=[q], limit=K, search_params=params, filter=flt)
+            found, lat = [], []
+            t0 = time.perf_counter()
+            for q in qs:
+                t1 = time.perf_counter()
+                res = client.search(COLLECTION, data=[q], limit=K, search_params=params, filter=flt)
+                lat.append(time.perf_counter() - t1)
+                found.append([int(h["id"]) for h in res[0]])
+            return len(qs) / (time.perf_counter() - t0), statistics.median(lat) * 1e3, found
+
+        stage = "search"
+        qps, p50, found = searches(d["queries"], "")
+        r["search_qps"], r["search_p50_ms"], r["recall"] = qps, p50, recall(found, d["gt"])
+        for label, (flt, _) in FILTERS.items():
+            stage = f"search filter {flt!r}"
+            qps, p50, found = searches(d["fqueries"], flt)
+            r[f"fsearch_{label}_qps"] = qps
+            r[f"fsearch_{label}_p50_ms"] = p50
+            r[f"fsearch_{label}_recall"] = recall(found, d["fgt_" + label])
+
+        stage = f"query count(*) {COUNT_FILTER!r}"
+        lat, counts = [], set()
+        for _ in range(COUNT_REPEATS):
+            t0 = time.perf_counter()
+            res = client.query(COLLECTION, filter=COUNT_FILTER, output_fields=["count(*)"])
+            lat.append(time.perf_counter() - t0)
+            counts.add(int(res[0]["count(*)"]))
+        r["count_ms"] = statistics.median(lat) * 1e3
+        r["count_values"] = sorted(counts)
+        r["count_ok"] = counts == {info["count_expected"]}
+    except Exception as exc:  # keep the figures measured so far and say where it broke
+        r["error"] = f"{stage}: {type(exc).__name__}: {exc}"
+        r["traceback"] = traceback.format_exc()
+    return r
+
+
+def run_embedded(workdir: Path, info: dict[str, Any]) -> dict[str, Any]:
+    import elanus
+    from elanus import MilvusClient
+
+    d = load_data(workdir)
+    with tempfile.TemporaryDirectory(prefix="elanus-emb-") as tmp:
+        client = MilvusClient(os.path.join(tmp, "bench.db"))
+        try:
+            r = _milvus_workload(client, d, info)
+        finally:
+            client.close()
+    r["version"] = getattr(elanus, "__version__", "?")
+    return r
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_served(workdir: Path, info: dict[str, Any], server_python: str) -> dict[str, Any]:
+    import pymilvus
+    from pymilvus import MilvusClient
+
+    d = load_data(workdir)
+    r: dict[str, Any] = {"version": f"pymilvus {pymilvus.__version__} client"}
+    with tempfile.TemporaryDirectory(prefix="elanus-srv-") as tmp:
+        port = free_port()
+        log_path = Path(tmp) / "server.log"
+        data = Path(tmp) / "data"
+        cmd = [server_python, "-m", "elanus", "serve", "--host", "127.0.0.1", "--port", str(port), "--data", str(data)]
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+        try:
+            t0 = time.perf_counter()
+            client, last = None, None
+            while time.perf_counter() - t0 < SERVER_START_S:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"server exited with {proc.returncode}")
+                try:
+                    client = MilvusClient(uri=f"http://127.0.0.1:{port}", timeout=2)
+                    client.list_collections()
+                    break
+                except Exception as exc:  # not up yet
+                    last, client = exc, None
+                    time.sleep(0.25)
+            if client is None:
+                raise TimeoutError(f"server not reachable after {SERVER_START_S:.0f} s: {last}")
+            r["server_start_s"] = time.perf_counter() - t0
+            r.update(_milvus_workload(client, d, info))
+            client.close()
+        except Exception as exc:
+            r["error"] = f"server: {type(exc).__name__}: {exc}"
+            r["traceback"] = traceback.format_exc()
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=SERVER_STOP_S)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+                    r["stop_problem"] = f"no exit {SERVER_STOP_S:.0f} s after SIGTERM: killed"
+            r["server_exit_code"] = proc.returncode
+            log_text = log_path.read_text(errors="replace")
+            r["server_log_tail"] = log_text[-3000:]
+    return r
+
+
+def run_lite(workdir: Path, info: dict[str, Any]) -> dict[str, Any]:
+    from importlib.metadata import version
+
+    from pymilvus import MilvusClient
+
+    d = load_data(workdir)
+    with tempfile.TemporaryDirectory(prefix="mlite-") as tmp:
+        client = MilvusClient(os.path.join(tmp, "lite.db"))
+        try:
+            r = _milvus_workload(client, d, info)
+        finally:
+            client.close()
+    r["version"] = f"milvus-lite {version('milvus-lite')}, pymilvus {version('pymilvus')}"
+    return r
+
+
+def worker_main(args: argparse.Namespace) -> int:
+    workdir = Path(args.workdir)
+    info = json.loads((workdir / "info.json").read_text())
+    t0 = time.perf_counter()
+    try:
+        if args.engine == "faiss":
+            r = run_faiss(workdir)
+        elif args.engine == "embedded":
+            r = run_embedded(workdir, info)
+        elif args.engine == "served":
+            r = run_served(workdir, info, args.server_python)
+        elif args.engine == "lite":
+            r = run_lite(workdir, info)
+        else:
+            raise ValueError(args.engine)
+    except Exception as exc:
+        r = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    r["wall_s"] = time.perf_counter() - t0
+    sys.stdout.write(MARK + json.dumps(r) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# driver
+
+
+def ensure_lite_venv(venv: Path) -> str:
+    py = venv / "bin" / "python"
+    probe = [str(py), "-c", "import milvus_lite, pymilvus, numpy, pyarrow"]
+    if py.exists() and subprocess.run(probe, capture_output=True, timeout=120).returncode == 0:
+        return str(py)
+    if not py.exists():
+        base_py = shutil.which("python3") or sys.executable
+        print(f"[lite] creating venv {venv}", file=sys.stderr)
+        subprocess.run([base_py, "-m", "venv", str(venv)], check=True, timeout=300)
+    print(f"[lite] pip install {' '.join(LITE_PKGS)}", file=sys.stderr)
+    subprocess.run([str(py), "-m", "pip", "install", "--quiet", *LITE_PKGS], check=True, timeout=PIP_TIMEOUT_S)
+    subprocess.run(probe, check=True, timeout=120)
+    return str(py)
+
+
+def run_worker(engine: str, python: str, workdir: Path, extra: list[str], timeout: float) -> dict[str, Any]:
+    cmd = [python, str(Path(__file__).resolve()), "--engine", engine, "--workdir", str(workdir), *extra]
+    print(f"[{engine}] running ({python})", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=str(workdir))
+    except subprocess.TimeoutExpired as exc:
+        tail = (exc.stderr or b"")[-2000:] if isinstance(exc.stderr, bytes) else (exc.stderr or "")[-2000:]
+        return {"error": f"worker timed out after {timeout:.0f} s", "stderr_tail": str(tail)}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(MARK):
+            r = json.loads(line[len(MARK) :])
+            break
+    else:
+        r = {"error": f"worker exited {proc.returncode} without a result", "stdout_tail": proc.stdout[-2000:]}
+    r["stderr_tail"] = proc.stderr[-2000:]
+    status = "ERROR " + r["error"] if "error" in r else "ok"
+    print(f"[{engine}] {status} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)
+    return r
+
+
+ROWS = [  # key, label, format
+    ("insert_rows_per_s", "insert rows/s (batches of 2000)", "{:,.0f}"),
+    ("flush_s", "flush s", "{:.2f}"),
+    ("index_s", "HNSW build s (faiss add / until Finished)", "{:.2f}"),
+    ("load_s", "load s", "{:.2f}"),
+    ("search_qps", "search QPS (ef=64, k=10, 1 query/call)", "{:,.0f}"),
+    ("search_p50_ms", "search p50 ms", "{:.2f}"),
+    ("recall", "recall@10", "{:.4f}"),
+    ("fsearch_10%_qps", "filtered 10% (num < 100) QPS", "{:,.0f}"),
+    ("fsearch_10%_recall", "filtered 10% recall@10", "{:.4f}"),
+    ("fsearch_1%_qps", "filtered 1% (num < 10) QPS", "{:,.0f}"),
+    ("fsearch_1%_recall", "filtered 1% recall@10", "{:.4f}"),
+    ("count_ms", "count(*) num < 500 median ms", "{:.2f}"),
+]
+
+
+def fmt(value: Any, spec: str) -> str:
+    return spec.format(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
+
+
+def ratio(a: Any, b: Any) -> str:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b:
+        return f"{a / b:.2f}x"
+    return "-"
+
+
+def render_table(results: dict[str, dict[str, Any]]) -> str:
+    engines = [e for e in ("faiss", "lite", "embedded", "served") if e in results]
+    names = {"faiss": "faiss", "lite": "milvus-lite", "embedded": "elanus-emb", "served": "elanus-srv"}
+    cols = [names[e] for e in engines]
+    ratio_cols: list[tuple[str, str, str]] = []
+    for e in ("embedded", "served"):
+        if e in results:
+            for ref in ("faiss", "lite"):
+                if ref in results:
+                    ratio_cols.append((f"{names[e][7:]}/{names[ref].split('-')[-1]}", e, ref))
+    header = ["metric", *cols, *[c[0] for c in ratio_cols]]
+    lines = []
+    for key, label, spec in ROWS:
+        row = [label, *[fmt(results[e].get(key), spec) for e in engines]]
+        row += [ratio(results[e].get(key), results[ref].get(key)) for _, e, ref in ratio_cols]
+        lines.append(row)
+    widths = [max(len(str(r[i])) for r in [header, *lines]) for i in range(len(header))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i]) for i, c in enumerate(r))
+
+    out = [line(header), "  ".join("-" * w for w in widths), *[line(r) for r in lines]]
+    out.append("ratios are value / reference value (for s and ms, > 1 means slower; for QPS, rows/s, recall, > 1 means higher)")
+    return "\n".join(out)
+
+
+def driver_main(args: argparse.Namespace) -> int:
+    t_start = time.perf_counter()
+    work_root = Path(tempfile.mkdtemp(prefix="elanus-bench-"))
+    try:
+        info = prepare_data(args, work_root / "data.npz")
+        (work_root / "info.json").write_text(json.dumps(info))
+        print(f"[data] {info}", file=sys.stderr, flush=True)
+        results: dict[str, dict[str, Any]] = {}
+        me = sys.executable
+        server_python = args.server_python
+        engines = ["faiss", "embedded", "served"] + (["lite"] if args.with_lite else [])
+        if args.engines:
+            engines = [e for e in engines if e in args.engines.split(",")]
+        for engine in engines:
+            if engine == "lite":
+                try:
+                    py = ensure_lite_venv(Path(args.lite_venv))
+                except Exception as exc:
+                    results["lite"] = {"error": f"lite venv: {type(exc).__name__}: {exc}"}
+                    continue
+                results["lite"] = run_worker("lite", py, work_root, [], args.worker_timeout)
+            elif engine == "served":
+                results[engine] = run_worker(
+                    engine, me, work_root, ["--server-python", server_python], args.worker_timeout
+                )
+            else:
+                results[engine] = run_worker(engine, me, work_root, [], args.worker_timeout)
+        table = render_table(results)
+        print()
+        print(f"data: {info['source']}; {info['n_base']} x {info['dim']}; {info['queries']} queries unfiltered, "
+              f"{info['filtered_queries']} filtered; HNSW M={HNSW_M} efConstruction={EF_CONSTRUCTION} ef={EF_SEARCH}")
+        print(table)
+        for engine, r in results.items():
+            if "error" in r:
+                print(f"\n[{engine}] ERROR {r['error']}")
+                if r.get("traceback"):
+                    print(r["traceback"])
+            if r.get("count_ok") is False:
+                print(f"\n[{engine}] count(*) returned {r.get('count_values')}, expected {info['count_expected']}")
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        doc = {
+            "data": info,
+            "params": {"M": HNSW_M, "efConstruction": EF_CONSTRUCTION, "ef": EF_SEARCH, "k": K, "batch": BATCH},
+            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+            "results": results,
+            "table": table,
+            "total_s": time.perf_counter() - t_start,
+        }
+        out.write_text(json.dumps(doc, indent=2))
+        print(f"\nwrote {out} (total {doc['total_s']:.0f} s)")
+        return 1 if any("error" in r for r in results.values()) else 0
+    finally:
+        shutil.rmtree(work_root, ignore_errors=True)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--with-lite", action="store_true", help="also run milvus-lite 3.2.2 (installs it into --lite-venv)")
+    p.add_argument("--lite-venv", default=str(LITE_VENV))
+    p.add_argument("--out", default=str(DEFAULT_OUT), help=f"JSON result file (default {DEFAULT_OUT})")
+    p.add_argument("--data", default=str(DEFAULT_DATA), help="pydocs-minilm-384 folder (generated data if missing)")
+    p.add_argument("--synthetic", action="store_true", help="use generated data even if --data exists")
+    p.add_argument("--n-base", type=int, default=0, help="base vectors (default: all / 20000)")
+    p.add_argument("--queries", type=int, default=1000, help="unfiltered queries (default 1000)")
+    p.add_argument("--filtered-queries", type=int, default=200, help="queries per filter (default 200)")
+    p.add_argument("--engines", default="", help="comma list subset of faiss,embedded,served,lite")
+    p.add_argument("--worker-timeout", type=float, default=WORKER_TIMEOUT_S)
+    venv_py = REPO / ".venv" / "bin" / "python"
+    p.add_argument("--server-python", default=str(venv_py) if venv_py.exists() else sys.executable)
+    p.add_argument("--engine", help=argparse.SUPPRESS)
+    p.add_argument("--workdir", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    return worker_main(args) if args.engine else driver_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
