@@ -91,18 +91,21 @@ class Collection:
             table = prepare_rows(self.schema, columns, num_rows, ts, self.engine.tso.allocate,
                                  upsert=upsert)
             record = records.InsertRecord(self.id, DEFAULT_PARTITION, table, upsert)
-            self.apply(record, self.engine.wal.append(records.encode(record)))
+            lsn = self.engine.wal.submit(records.encode(record))
+            self.apply(record, lsn)
+        # The reply waits for the disk, the collection does not: concurrent writers share fsyncs.
+        self.engine.wal.wait_durable(lsn)
         return table, ts
 
     def delete(self, pks: pa.Array) -> tuple[int, int]:
         """Delete live rows with these primary keys; returns (deleted count, timestamp)."""
         with self.lock:
             ts = self.engine.tso.allocate()
-            return self._log_delete(pks.cast(self.pk_type), ts), ts
-
-    def _log_delete(self, pks: pa.Array, ts: int) -> int:
-        lsn = self.engine.wal.append(records.encode(records.DeleteRecord(self.id, ts, pks)))
-        return self.apply_delete(pks, ts, lsn)
+            record = records.DeleteRecord(self.id, ts, pks.cast(self.pk_type))
+            lsn = self.engine.wal.submit(records.encode(record))
+            count = self.apply_delete(record.pks, ts, lsn)
+        self.engine.wal.wait_durable(lsn)
+        return count, ts
 
     def apply(self, record: records.Record, lsn: int) -> None:
         """Apply one logged record (live, or replayed from the WAL on restart)."""

@@ -35,6 +35,7 @@ from elanus.expr.tokens import Kind, Token, tokenize
 
 MAX_DEPTH = 64  # nesting of parentheses, lists and prefix operators
 
+_LITERALS = frozenset({Kind.INT, Kind.FLOAT, Kind.STRING, Kind.BOOL})
 _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 _ASCENDING = frozenset({"<", "<="})
 _DESCENDING = frozenset({">", ">="})
@@ -234,7 +235,15 @@ class _Parser:
         self.enter()
         items: list[Node] = []
         while not self.at_op("]"):
-            items.append(self.expr())
+            tok = self.tok
+            after = self.tokens[self.pos + 1] if tok.kind in _LITERALS else tok
+            if after is not tok and after.kind is Kind.OP and after.text in (",", "]"):
+                # Fast path for long lists of plain constants (id in [...] with many ids).
+                assert tok.value is not None
+                items.append(Literal(tok.value, tok.offset))
+                self.advance()
+            else:
+                items.append(self.expr())
             if not self.at_op(","):
                 break
             self.advance()

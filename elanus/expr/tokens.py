@@ -43,9 +43,8 @@ KEYWORDS = frozenset({"and", "or", "not", "in", "like", "exists", "is", "null"})
 _BOOLEANS = {"true": True, "True": True, "TRUE": True,
              "false": False, "False": False, "FALSE": False}
 
-# Longest first, so "**" wins over "*" and "<=" over "<".
-_OPERATORS = ("**", "==", "!=", "<=", ">=", "&&", "||",
-              "<", ">", "+", "-", "*", "/", "%", "!", "(", ")", "[", "]", ",", "{", "}")
+# Two-character operators first, so "**" wins over "*" and "<=" over "<".
+_OPERATOR = re.compile(r"\*\*|==|!=|<=|>=|&&|\|\||[<>+\-*/%!()\[\],{}]")
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FLOAT = re.compile(r"(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[0-9]+[eE][+-]?[0-9]+")
@@ -85,10 +84,11 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(_word(m.group(), i))
             i = m.end()
         else:
-            op = next((o for o in _OPERATORS if text.startswith(o, i)), None)
-            if op is None:
+            m = _OPERATOR.match(text, i)
+            if m is None:
                 hint = ", use == to compare" if c == "=" else ""
                 raise FilterInvalid(text, f"unexpected character {c!r}{hint}", i)
+            op = m.group()
             tokens.append(Token(Kind.OP, op, i, op))
             i += len(op)
     tokens.append(Token(Kind.EOF, "", n))

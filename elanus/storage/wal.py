@@ -223,6 +223,16 @@ class Wal:
             InternalError: the log is closed or failed; a failed append may or may not be
                 recovered after a restart.
         """
+        lsn = self.submit(payload)
+        self.wait_durable(lsn)
+        return lsn
+
+    def submit(self, payload: Payload) -> int:
+        """Queue one record and return its LSN at once; `wait_durable(lsn)` waits for the disk.
+
+        LSNs follow the order of submit calls, so a caller that submits under its own lock
+        fixes the log order of its records without holding that lock through the fsync.
+        """
         length = memoryview(payload).nbytes
         if length > MAX_PAYLOAD:
             raise InvalidArgument(f"wal record of {length} bytes exceeds {MAX_PAYLOAD}")
@@ -235,13 +245,17 @@ class Wal:
             self._next_lsn += 1
             self._queue.append(_Queued(lsn, length, frame_header(lsn, length, payload_crc),
                                        payload))
+        return lsn
+
+    def wait_durable(self, lsn: int) -> None:
+        """Return once record `lsn` (and every one before it) is on disk."""
+        with self._cv:
             while self._synced_lsn < lsn:
                 self._raise_if_failed()
                 if self._flushing:
                     self._cv.wait()  # the leader notifies when its batch is synced or failed
                 else:
                     self._lead()
-        return lsn
 
     def _raise_if_failed(self) -> None:
         if self._failure is not None:
