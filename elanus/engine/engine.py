@@ -35,6 +35,7 @@ from elanus.engine.tso import TimestampOracle
 from elanus.errors import (
     CollectionAlreadyExists,
     CollectionNotFound,
+    Corruption,
     DatabaseNotFound,
     FieldNotFound,
     IndexAlreadyExists,
@@ -108,11 +109,25 @@ class Engine:
             if isinstance(record, records.DeleteRecord):
                 self.tso.raise_floor(record.ts)
             replayed += 1
+        self._collect_garbage()
         for cid in loaded:
-            by_id[cid].load()
+            try:
+                by_id[cid].load()
+            except Corruption as exc:  # reported by name; the rest of the database serves
+                log.error("collection %s stays released: %s", by_id[cid].name, exc)
         for c in by_id.values():
             self.index_builder.schedule(c)
         log.info("recovered %d collections, replayed %d WAL records", len(by_id), replayed)
+
+    def _collect_garbage(self) -> None:
+        """Delete stored files no catalog entry names: a crash between writing a file and
+        committing it, or a drop that did not finish deleting. Runs before background work."""
+        named = {f.key for f in self.catalog.files()}
+        garbage = [k for k in self.store.list("collections/") if k not in named]
+        for key in garbage:
+            self.store.delete(key)
+        if garbage:
+            log.info("collected %d unreferenced files", len(garbage))
 
     def close(self) -> None:
         """Stop background work and release the data directory; acknowledged data is kept."""

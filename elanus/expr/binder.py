@@ -28,6 +28,7 @@ _SCALAR_TYPES: dict[DataType, plan.ScalarType] = {
     DataType.INT64: "int", DataType.FLOAT: "float", DataType.DOUBLE: "float",
     DataType.VARCHAR: "str", DataType.STRING: "str",
 }
+MAX_ARITH_DEPTH = 32  # operators applied to one field; Milvus itself takes one
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 _CONTAINS = {"json_contains": "one", "array_contains": "one", "json_contains_all": "all",
              "array_contains_all": "all", "json_contains_any": "any", "array_contains_any": "any"}
@@ -337,6 +338,9 @@ class _Binder:
                                 where)
         if isinstance(left, _SOURCES) and isinstance(right, _SOURCES):
             raise self.fail("arithmetic between two fields is not supported", node)
+        source = left if isinstance(left, _SOURCES) else right
+        if isinstance(source, plan.Arith) and _arith_depth(source) >= MAX_ARITH_DEPTH:
+            raise self.fail("arithmetic on a field is nested too deeply", node)
         if isinstance(right, _Const) and isinstance(left, _SOURCES):
             if op in ("/", "%") and right.value == 0:
                 raise self.fail("division by zero", node.right)
@@ -359,6 +363,13 @@ _SOURCES = (plan.ColumnValue, plan.JsonValue, plan.ArrayValue, plan.ArrayItem, p
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _arith_depth(source: plan.Arith) -> int:
+    depth, inner = 0, source
+    while isinstance(inner, plan.Arith):
+        depth, inner = depth + 1, inner.source
+    return depth
 
 
 def _merge_equalities(operands: tuple[Predicate, ...]) -> tuple[Predicate, ...]:

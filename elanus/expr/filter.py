@@ -50,8 +50,7 @@ def compile_filter(text: str, schema: CollectionSchema,
                    params: Mapping[str, Any] | None = None) -> Filter:
     """Parse `text`, bind it to `schema` and `params`; raises FilterInvalid (code 1100)."""
     try:
-        tree = parse(text)
-    except RecursionError:
+        predicate = bind(parse(text), schema, params, text)
+    except RecursionError:  # e.g. thousands of chained + operators: a tree too deep to walk
         raise FilterInvalid(text, "expression is nested too deeply", None) from None
-    predicate = bind(tree, schema, params, text)
     return Filter(text, predicate, predicate_columns(predicate))

@@ -157,3 +157,34 @@ def test_flush_release_load_keep_data(milvus, name: str) -> None:
     assert milvus.query(name, filter="", limit=500, output_fields=["count(*)"])[0]["count(*)"] == 120
     hits = milvus.search(name, data=[[1, 50, 0, 0]], limit=1)
     assert hits[0][0]["id"] in range(40, 120)
+
+
+def test_elanus_client_with_a_uri_is_a_client_of_the_server(served_uri: str, name: str) -> None:
+    import elanus
+    import pymilvus
+
+    client = elanus.MilvusClient(uri=served_uri)
+    try:
+        client.create_collection(name, dimension=3)
+        client.insert(name, [{"id": 1, "vector": [1, 2, 3]}])
+        other = pymilvus.MilvusClient(uri=served_uri)
+        assert other.get(name, ids=[1])[0]["id"] == 1  # the same server saw the write
+        other.close()
+    finally:
+        client.close()
+
+
+def test_two_embedded_clients_of_one_path_share_the_engine(tmp_path, name: str) -> None:
+    import elanus
+
+    first = elanus.MilvusClient(str(tmp_path / "shared.db"))
+    second = elanus.MilvusClient(str(tmp_path / "shared.db"))
+    first.create_collection(name, dimension=2)
+    first.insert(name, [{"id": 7, "vector": [0.5, 0.5]}])
+    assert second.get(name, ids=[7])[0]["id"] == 7
+    first.close()
+    assert second.query(name, filter="id == 7")[0]["id"] == 7
+    second.close()
+    reopened = elanus.MilvusClient(str(tmp_path / "shared.db"))  # the data outlives the clients
+    assert reopened.get(name, ids=[7])[0]["id"] == 7
+    reopened.close()

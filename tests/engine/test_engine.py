@@ -182,3 +182,51 @@ def test_upsert_replays_whole_after_restart(tmp_path: Path) -> None:
         assert sorted(res.fields.column("id").to_pylist()) == [0, 1, 2, 3, 4, 9]
     finally:
         again.close()
+
+
+def test_unreferenced_files_are_collected_on_open(tmp_path: Path) -> None:
+    e = _open(tmp_path / "d")
+    e.create_collection("default", _schema())
+    e.create_index("default", "books", "vector", "", {"metric_type": "L2"})
+    e.insert("default", "books", _columns(np.arange(10)), 10)
+    e.flush("default", "books")
+    assert e.index_builder.wait_idle(30)
+    e.store.put("collections/1/segments/999.arrow", b"half-written, never committed")
+    kept = set(e.store.list("collections/")) - {"collections/1/segments/999.arrow"}
+    e.close()
+    again = _open(tmp_path / "d")
+    try:
+        assert set(again.store.list("collections/")) == kept
+        again.load_collection("default", "books")
+        assert _count(again) == 10
+    finally:
+        again.close()
+
+
+def test_corrupt_segment_is_named_and_other_collections_keep_serving(tmp_path: Path) -> None:
+    from elanus.errors import Corruption
+
+    e = _open(tmp_path / "d")
+    for name in ("books", "films"):
+        e.create_collection("default", _schema(name))
+        e.create_index("default", name, "vector", "", {"metric_type": "L2"})
+        e.insert("default", name, _columns(np.arange(10)), 10)
+        e.flush("default", name)
+        e.load_collection("default", name)
+    assert e.index_builder.wait_idle(30)
+    seg = next(f for f in e.collection("default", "books").files if f.kind == "segment")
+    e.close()
+    path = tmp_path / "d" / "objects" / seg.key
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    again = _open(tmp_path / "d")  # opens although a loaded collection's file is corrupt
+    try:
+        assert not again.load_state("default", "books")
+        with pytest.raises(Corruption) as err:
+            again.load_collection("default", "books")
+        assert seg.key in str(err.value)
+        assert again.load_state("default", "films")
+        assert _count(again, "films") == 10
+    finally:
+        again.close()

@@ -124,6 +124,15 @@ def test_unknown_field_without_dynamic_field_is_named() -> None:
         compile_filter("$meta['a'] == 1", STATIC)
 
 
+def test_very_long_arithmetic_chain_is_refused_not_crashed() -> None:
+    with pytest.raises(FilterInvalid, match="nested too deeply"):
+        compile_filter("i32 > " + " + ".join(["1"] * 5000), SCHEMA)
+    assert compile_filter("i32 > " + " + ".join(["1"] * 100), SCHEMA).plan == p.Compare(
+        ">", p.ColumnValue("i32", "int"), 100)
+    with pytest.raises(FilterInvalid, match="arithmetic on a field is nested too deeply"):
+        compile_filter(" + ".join(["i32"] + ["1"] * 40) + " > 0", SCHEMA)
+
+
 def test_small_integer_field_compares_with_any_int64() -> None:
     f = compile_filter("age < 1000 and age > -1000", STATIC)
     t = pa.table({"age": pa.array([-128, 0, 127], pa.int8())})
