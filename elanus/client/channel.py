@@ -17,18 +17,8 @@ from typing_extensions import Self
 from elanus.server.grpc.service import MilvusServicer
 
 
-class LocalRpcError(grpc.RpcError, grpc.Call):  # type: ignore[misc]
-    """What a servicer's context.abort raises in-process, shaped like a real RpcError."""
-
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        super().__init__(details)
-        self._code, self._details = code, details
-
-    def code(self) -> grpc.StatusCode:
-        return self._code
-
-    def details(self) -> str:
-        return self._details
+class _FinishedCall(grpc.Call):  # type: ignore[misc]
+    """grpc.Call for a call that has already finished: no metadata, nothing to cancel."""
 
     def initial_metadata(self) -> tuple[()]:
         return ()
@@ -47,6 +37,20 @@ class LocalRpcError(grpc.RpcError, grpc.Call):  # type: ignore[misc]
 
     def add_callback(self, callback: Callable[[], None]) -> bool:
         return False
+
+
+class LocalRpcError(grpc.RpcError, _FinishedCall):  # type: ignore[misc]
+    """What a servicer's context.abort raises in-process, shaped like a real RpcError."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(details)
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
 
 
 class _Context:
@@ -77,10 +81,10 @@ class _Context:
         return "local"
 
 
-class _Done(grpc.Call, grpc.Future):  # type: ignore[misc]
+class _Done(_FinishedCall, grpc.Future):  # type: ignore[misc]
     """A finished call: the outcome of one in-process RPC."""
 
-    def __init__(self, response: Any = None, error: BaseException | None = None) -> None:
+    def __init__(self, response: Any = None, error: LocalRpcError | None = None) -> None:
         self._response, self._error = response, error
 
     def result(self, timeout: float | None = None) -> Any:
@@ -106,29 +110,11 @@ class _Done(grpc.Call, grpc.Future):  # type: ignore[misc]
     def cancelled(self) -> bool:
         return False
 
-    def cancel(self) -> bool:
-        return False
-
     def code(self) -> grpc.StatusCode:
-        return self._error.code() if isinstance(self._error, LocalRpcError) else grpc.StatusCode.OK
+        return self._error.code() if self._error is not None else grpc.StatusCode.OK
 
     def details(self) -> str:
-        return self._error.details() if isinstance(self._error, LocalRpcError) else ""
-
-    def initial_metadata(self) -> tuple[()]:
-        return ()
-
-    def trailing_metadata(self) -> tuple[()]:
-        return ()
-
-    def is_active(self) -> bool:
-        return False
-
-    def time_remaining(self) -> None:
-        return None
-
-    def add_callback(self, callback: Callable[[], None]) -> bool:
-        return False
+        return self._error.details() if self._error is not None else ""
 
 
 class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]

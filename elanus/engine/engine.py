@@ -11,7 +11,6 @@ are skipped). Any thread may call any public method.
 from __future__ import annotations
 
 import logging
-import queue
 import shutil
 import threading
 from pathlib import Path
@@ -32,6 +31,7 @@ from elanus.engine.requests import (
     SearchResult,
 )
 from elanus.engine.tso import TimestampOracle
+from elanus.engine.worker import Worker
 from elanus.errors import (
     CollectionAlreadyExists,
     CollectionNotFound,
@@ -72,9 +72,7 @@ class Engine:
         self._lock = threading.RLock()
         self._collections: dict[tuple[str, str], Collection] = {}
         self.index_builder = IndexBuilder(self)
-        self._flushes: queue.Queue[Collection | None] = queue.Queue()
-        self._flusher = threading.Thread(target=self._flush_loop, name="elanus-flusher",
-                                         daemon=True)
+        self._flusher = Worker("seal", Collection.flush)
         self._closed = False
         self._recover()
         self._flusher.start()
@@ -134,8 +132,7 @@ class Engine:
         if self._closed:
             return
         self._closed = True
-        self._flushes.put(None)
-        self._flusher.join(timeout=60)
+        self._flusher.stop()
         self.index_builder.stop()
         self.wal.close()
         self.catalog.close()
@@ -145,17 +142,7 @@ class Engine:
         return self.catalog.next_id("segment")
 
     def request_flush(self, collection: Collection) -> None:
-        self._flushes.put(collection)
-
-    def _flush_loop(self) -> None:
-        while True:
-            c = self._flushes.get()
-            if c is None:
-                return
-            try:
-                c.flush()
-            except Exception:
-                log.exception("automatic seal of collection %s failed", c.name)
+        self._flusher.submit(collection)
 
     def wal_checkpoint_moved(self) -> None:
         """Delete WAL files every collection has sealed past."""

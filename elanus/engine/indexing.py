@@ -10,11 +10,10 @@ depend on build progress. faiss releases the GIL while it builds.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from typing import TYPE_CHECKING
 
 from elanus.engine.segment import SealedSegment
+from elanus.engine.worker import Worker
 from elanus.index.registry import build_plan
 from elanus.index.vector import FaissIndex, IndexSpec, build_index
 from elanus.storage.catalog import Commit, FileRecord
@@ -30,41 +29,19 @@ log = logging.getLogger(__name__)
 class IndexBuilder:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._queue: queue.Queue[Collection | None] = queue.Queue()
-        self._idle = threading.Condition()
-        self._busy = 0
         self.failures: dict[tuple[int, str], str] = {}  # (collection, index name) -> reason
-        self._thread = threading.Thread(target=self._run, name="elanus-index-builder",
-                                        daemon=True)
-        self._thread.start()
+        self._worker = Worker("index-builder", self.build_missing)
+        self._worker.start()
 
     def schedule(self, collection: Collection) -> None:
-        with self._idle:
-            self._busy += 1
-        self._queue.put(collection)
+        self._worker.submit(collection)
 
     def stop(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=60)
+        self._worker.stop()
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until every scheduled build is done; False on timeout."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._busy == 0, timeout=timeout)
-
-    def _run(self) -> None:
-        while True:
-            collection = self._queue.get()
-            if collection is None:
-                return
-            try:
-                self.build_missing(collection)
-            except Exception:  # keep building other collections; the failure is reported
-                log.exception("index build failed for collection %s", collection.name)
-            finally:
-                with self._idle:
-                    self._busy -= 1
-                    self._idle.notify_all()
+        return self._worker.wait_idle(timeout)
 
     def build_missing(self, collection: Collection) -> None:
         for spec in list(collection.indexes.values()):
