@@ -24,7 +24,7 @@ test: lint
 	$(BIN)/python -m pytest -q tests
 
 lint: install
-	$(BIN)/ruff check elanus tests
+	$(BIN)/ruff check elanus tests bench
 	$(BIN)/mypy elanus
 
 clean:

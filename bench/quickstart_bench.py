@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Quickstart benchmark: raw faiss HNSW vs elanus (embedded and served) vs milvus-lite.
 
 Run from the repository root with the project's venv:
@@ -119,11 +118,11 @@ def prepare_data(args: argparse.Namespace, path: Path) -> dict[str, Any]:
     np.savez(path, **arrays)
     return {
         "source": source,
-        "n_base": int(len(base)),
+        "n_base": len(base),
         "dim": int(base.shape[1]),
         "queries": nq,
         "filtered_queries": nf,
-        "count_expected": int((num < COUNT_THRESHOLD).sum()),
+        "count_expected": np.count_nonzero(num < COUNT_THRESHOLD).item(),
     }
 
 
@@ -275,7 +274,7 @@ def _milvus_workload(client: Any, d: dict[str, np.ndarray], info: dict[str, Any]
         r["count_ms"] = statistics.median(lat) * 1e3
         r["count_values"] = sorted(counts)
         r["count_ok"] = counts == {info["count_expected"]}
-    except Exception as exc:  # keep the figures measured so far and say where it broke
+    except Exception as exc:  # noqa: BLE001 - keep the figures measured so far and say where it broke
         r["error"] = f"{stage}: {type(exc).__name__}: {exc}"
         r["traceback"] = traceback.format_exc()
     return r
@@ -325,7 +324,7 @@ def run_served(workdir: Path, info: dict[str, Any], server_python: str) -> dict[
                     client = MilvusClient(uri=f"http://127.0.0.1:{port}", timeout=2)
                     client.list_collections()
                     break
-                except Exception as exc:  # not up yet
+                except Exception as exc:  # noqa: BLE001 - not up yet
                     last, client = exc, None
                     time.sleep(0.25)
             if client is None:
@@ -333,7 +332,7 @@ def run_served(workdir: Path, info: dict[str, Any], server_python: str) -> dict[
             r["server_start_s"] = time.perf_counter() - t0
             r.update(_milvus_workload(client, d, info))
             client.close()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             r["error"] = f"server: {type(exc).__name__}: {exc}"
             r["traceback"] = traceback.format_exc()
         finally:
@@ -382,7 +381,7 @@ def worker_main(args: argparse.Namespace) -> int:
             r = run_lite(workdir, info)
         else:
             raise ValueError(args.engine)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         r = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
     r["wall_s"] = time.perf_counter() - t0
     sys.stdout.write(MARK + json.dumps(r) + "\n")
@@ -397,7 +396,7 @@ def worker_main(args: argparse.Namespace) -> int:
 def ensure_lite_venv(venv: Path) -> str:
     py = venv / "bin" / "python"
     probe = [str(py), "-c", "import milvus_lite, pymilvus, numpy, pyarrow"]
-    if py.exists() and subprocess.run(probe, capture_output=True, timeout=120).returncode == 0:
+    if py.exists() and subprocess.run(probe, capture_output=True, timeout=120, check=False).returncode == 0:
         return str(py)
     if not py.exists():
         base_py = shutil.which("python3") or sys.executable
@@ -414,7 +413,7 @@ def run_worker(engine: str, python: str, workdir: Path, extra: list[str], timeou
     print(f"[{engine}] running ({python})", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=str(workdir))
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=str(workdir), check=False)
     except subprocess.TimeoutExpired as exc:
         tail = (exc.stderr or b"")[-2000:] if isinstance(exc.stderr, bytes) else (exc.stderr or "")[-2000:]
         return {"error": f"worker timed out after {timeout:.0f} s", "stderr_tail": str(tail)}
@@ -499,7 +498,7 @@ def driver_main(args: argparse.Namespace) -> int:
             if engine == "lite":
                 try:
                     py = ensure_lite_venv(Path(args.lite_venv))
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001
                     results["lite"] = {"error": f"lite venv: {type(exc).__name__}: {exc}"}
                     continue
                 results["lite"] = run_worker("lite", py, work_root, [], args.worker_timeout)

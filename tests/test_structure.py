@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import elanus
-import elanus.errors as errors
+from elanus import errors
 
 PACKAGE = Path(elanus.__file__).parent
 ROOT = PACKAGE.parent
@@ -64,7 +64,7 @@ def test_protobuf_lives_only_in_the_protocol_edge() -> None:
         if _layer(path) in ("server", "client"):
             continue
         text = path.read_text()
-        assert not re.search(r"^\s*(from|import) (pymilvus|grpc|google\.protobuf)", text, re.M), path
+        assert not re.search(r"^\s*(from|import) (pymilvus|grpc|google\.protobuf)", text, re.MULTILINE), path
 
 
 def test_every_error_class_maps_to_a_status() -> None:

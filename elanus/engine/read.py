@@ -80,7 +80,8 @@ def _masks(views: list[SegmentView], text: str, schema: CollectionSchema,
     if not text.strip():
         return live
     flt = compile_filter(text, schema, params)
-    return [m & flt.evaluate(v.table) if v.num_rows else m for v, m in zip(views, live)]
+    return [m & flt.evaluate(v.table, v.segment.filter_cache) if v.num_rows else m
+            for v, m in zip(views, live)]
 
 
 def search(collection: Collection, req: SearchRequest) -> SearchResult:

@@ -71,6 +71,11 @@ class Segment:
     def index(self, field: str) -> FaissIndex | None:
         raise NotImplementedError
 
+    @property
+    def filter_cache(self) -> dict[object, object] | None:
+        """Where filters may memoize decoded columns: immutable segments only."""
+        return None
+
     def apply_delete(self, pks: pa.Array, ts: int) -> int:
         """Mark rows with these primary keys and an older timestamp deleted; returns the count."""
         view = self.snapshot()
@@ -186,10 +191,15 @@ class SealedSegment(Segment):
                      for f in schema.vector_fields}
         self._unit: dict[str, npt.NDArray[np.float32]] = {}
         self._indexes: dict[str, FaissIndex] = {}
+        self._filter_cache: dict[object, object] = {}
         self.max_ts = int(self._ts.max()) if self.num_rows else 0
 
     def snapshot(self) -> SegmentView:
         return SegmentView(self, self.num_rows, self._table, self._pks, self._ts, self._deleted)
+
+    @property
+    def filter_cache(self) -> dict[object, object] | None:
+        return self._filter_cache
 
     def vectors(self, field: str, n: int, cosine: bool = False) -> npt.NDArray[np.float32]:
         if not cosine:

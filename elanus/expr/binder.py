@@ -366,7 +366,8 @@ def _is_number(value: object) -> bool:
 
 
 def _arith_depth(source: plan.Arith) -> int:
-    depth, inner = 0, source
+    depth = 0
+    inner: Source = source
     while isinstance(inner, plan.Arith):
         depth, inner = depth + 1, inner.source
     return depth

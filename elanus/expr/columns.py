@@ -13,8 +13,9 @@ a cache kept per segment stays correct; a growing segment's snapshot of more row
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,7 @@ import pyarrow.compute as pc
 from elanus.expr.jsonpath import JsonElements, JsonValues, decode_elements, decode_values
 
 Mask = npt.NDArray[np.bool_]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class TableReader:
         return self._arrays[name]
 
     def valid(self, name: str) -> Mask:
-        return self._once(("valid", name), self._valid)  # type: ignore[no-any-return]
+        return self._once(("valid", name), self._valid)
 
     def _valid(self, name: str) -> Mask:
         arr = self.array(name)
@@ -71,7 +73,7 @@ class TableReader:
 
     def scalar(self, name: str, kind: str) -> Values:
         """A scalar field; integers widen to int64 so arithmetic and comparisons cannot wrap."""
-        return self._once(("scalar", name, kind), self._scalar)  # type: ignore[no-any-return]
+        return self._once(("scalar", name, kind), self._scalar)
 
     def _scalar(self, name: str, kind: str) -> Values:
         arr = self.array(name)
@@ -84,7 +86,7 @@ class TableReader:
         return Values(plain(arr, kind), valid, valid)
 
     def list_lengths(self, name: str) -> Values:
-        return self._once(("lengths", name), self._list_lengths)  # type: ignore[no-any-return]
+        return self._once(("lengths", name), self._list_lengths)
 
     def _list_lengths(self, name: str) -> Values:
         arr = self.array(name)
@@ -121,21 +123,26 @@ class TableReader:
             picked = flat.take(pa.array(positions))
         return Values(plain(picked, kind), present, valid)
 
-    def _once(self, key: tuple[Any, ...], compute: Any) -> Any:
+    def _once(self, key: tuple[Any, ...], compute: Callable[..., T]) -> T:
         """Memoize a derived column for this evaluation; the masks it returns are read-only."""
         if key not in self._memo:
             result = compute(*key[1:])
-            arrays = (result.present, result.valid) if isinstance(result, Values) else (result,)
-            for a in arrays:
+            masks: tuple[Any, ...] = ((result.present, result.valid)
+                                      if isinstance(result, Values) else (result,))
+            for a in masks:
                 a.flags.writeable = False  # shared by every node that reads this column
             self._memo[key] = result
-        return self._memo[key]
+        return self._memo[key]  # type: ignore[no-any-return]
 
     def json(self, name: str, keys: tuple[str | int, ...]) -> JsonValues:
-        return self._decoded(name, keys, "values")  # type: ignore[no-any-return]
+        out = self._decoded(name, keys, "values")
+        assert isinstance(out, JsonValues)
+        return out
 
     def json_elements(self, name: str, keys: tuple[str | int, ...]) -> JsonElements:
-        return self._decoded(name, keys, "elements")  # type: ignore[no-any-return]
+        out = self._decoded(name, keys, "elements")
+        assert isinstance(out, JsonElements)
+        return out
 
     def _decoded(self, name: str, keys: tuple[str | int, ...], what: str) -> Any:
         arr = self.array(name)

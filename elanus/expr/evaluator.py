@@ -168,7 +168,7 @@ class _Evaluator:
         valid = self.reader.valid(src.column)
         if isinstance(src, plan.ArrayValue):
             rows, flat = self.reader.list_elements(src.column)
-            data = flat if src.element == "str" else _numpy(flat, src.element)
+            data = plain(flat, src.element)
 
             def element_hits(targets: tuple[plan.Scalar, ...]) -> Mask:
                 return _isin(data, targets)
@@ -266,12 +266,6 @@ def _rows_with(rows: np.ndarray, element_hit: Mask, n: int) -> Mask:
     """Rows owning at least one hit element."""
     out = np.zeros(n, np.bool_)
     out[rows[element_hit]] = True
-    return out
-
-
-def _numpy(arr: pa.Array, kind: str) -> np.ndarray:
-    out = plain(arr, kind)
-    assert isinstance(out, np.ndarray)
     return out
 
 

@@ -160,8 +160,9 @@ def test_flush_release_load_keep_data(milvus, name: str) -> None:
 
 
 def test_elanus_client_with_a_uri_is_a_client_of_the_server(served_uri: str, name: str) -> None:
-    import elanus
     import pymilvus
+
+    import elanus
 
     client = elanus.MilvusClient(uri=served_uri)
     try:
