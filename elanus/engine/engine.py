@@ -38,6 +38,7 @@ from elanus.errors import (
     Corruption,
     DatabaseNotFound,
     FieldNotFound,
+    FilterInvalid,
     IndexAlreadyExists,
     IndexNotFound,
     InvalidArgument,
@@ -324,7 +325,10 @@ class Engine:
         c = self.collection(db, name)
         if not filter_text.strip():
             raise InvalidArgument("delete plan can't be empty or always true : ")
-        listed = read.listed_pks(c, filter_text, params or {})
+        try:
+            listed = read.listed_pks(c, filter_text, params or {})
+        except FilterInvalid as exc:  # Milvus names the delete plan in this error
+            raise FilterInvalid(exc.expression, exc.detail, exc.offset, plan="delete") from None
         if listed is not None:
             # `pk in [...]` needs no loaded collection, and Milvus counts the keys it was given.
             _, ts = c.delete(listed)

@@ -232,6 +232,8 @@ def listed_pks(collection: Collection, text: str, params: dict[str, object]) -> 
     rows, so they need the collection loaded.
     """
     predicate = compile_filter(text, collection.schema, params).plan
+    if isinstance(predicate, plan.Constant) and predicate.value:
+        raise InvalidArgument(f"delete plan can't be empty or always true : {text}")
     pk = collection.schema.primary.name
     match predicate:
         case plan.InSet(source=plan.ColumnValue(column=col), values=values) if col == pk:

@@ -99,7 +99,7 @@ def test_malformed_filters(milvus, quick: str) -> None:
         milvus.query(quick, filter="id >", limit=1)
     with _raises(1100, "cannot parse expression"):
         milvus.search(quick, data=[[1, 2, 3, 4]], limit=1, filter="id in [1, 2")
-    with _raises(1100, "cannot parse expression"):
+    with _raises(1100, "failed to create delete plan: cannot parse expression: id ===== 3"):
         milvus.delete(quick, filter="id ===== 3")
     with _raises(1100, "empty expression should be used with limit"):
         milvus.query(quick, filter="")
@@ -142,4 +142,10 @@ def test_server_keeps_serving_after_errors(milvus, quick: str) -> None:
     for _ in range(3):
         with pytest.raises(MilvusException):
             milvus.query(quick, filter="((((", limit=1)
+    assert len(milvus.query(quick, filter="id >= 0")) == 5
+
+
+def test_delete_everything_by_a_constant_filter_is_refused(milvus, quick: str) -> None:
+    with _raises(1100, "delete plan can't be empty or always true"):
+        milvus.delete(quick, filter="1 == 1")
     assert len(milvus.query(quick, filter="id >= 0")) == 5
