@@ -136,3 +136,28 @@ def test_insert_of_64_megabytes_in_one_request(milvus, name: str) -> None:
     assert res["insert_count"] == 21_000
     hits = milvus.search(name, data=[vectors[20_999]], limit=1)
     assert hits[0][0]["id"] == 20_999
+
+
+def test_nullable_and_default_fields(milvus, name: str) -> None:
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    schema.add_field("age", DataType.INT32, nullable=True)
+    schema.add_field("city", DataType.VARCHAR, max_length=16, default_value="Paris")
+    index = milvus.prepare_index_params()
+    index.add_index("v", metric_type="L2")
+    milvus.create_collection(name, schema=schema, index_params=index)
+    milvus.insert(name, [
+        {"id": 1, "v": [0, 1], "age": 30, "city": "Rome"},
+        {"id": 2, "v": [1, 0], "age": None},
+        {"id": 3, "v": [1, 1]},
+    ])
+    rows = {r["id"]: r for r in milvus.query(name, filter="id > 0", output_fields=["age", "city"])}
+    assert (rows[1]["age"], rows[1]["city"]) == (30, "Rome")
+    assert (rows[2]["age"], rows[2]["city"]) == (None, "Paris")
+    assert (rows[3]["age"], rows[3]["city"]) == (None, "Paris")
+    assert [r["id"] for r in milvus.query(name, filter="age is null")] == [2, 3]
+    assert [r["id"] for r in milvus.query(name, filter="age > 10")] == [1]
+    fields = {f["name"]: f for f in milvus.describe_collection(name)["fields"]}
+    assert fields["age"].get("nullable") is True
+    assert fields["city"].get("default_value") is not None

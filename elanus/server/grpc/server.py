@@ -32,7 +32,10 @@ class GrpcServer:
         self._health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        self.port = self._server.add_insecure_port(address)
+        try:
+            self.port = self._server.add_insecure_port(address)
+        except RuntimeError as exc:  # grpc reports a taken port this way
+            raise OSError(f"cannot listen on {address}: {exc}") from None
         if not self.port:
             raise OSError(f"cannot listen on {address}")
         self.address = address
