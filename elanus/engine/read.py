@@ -128,14 +128,7 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
         return SearchResult(pa.array([], type=schema.primary.arrow_type), np.empty(0, np.float32),
                             [0] * nq, empty, out.names, schema.primary.name, metric,
                             out.dynamic_keys)
-    offs: npt.NDArray[np.int64] = np.concatenate(all_off, axis=1)
-    scores: npt.NDArray[np.float32] = np.concatenate(all_score, axis=1)
-    segs: npt.NDArray[np.int32] = np.concatenate(all_seg, axis=1)
-    order_key = np.where(offs < 0, np.inf, -scores if larger_is_closer(metric) else scores)
-    order = np.argsort(order_key, axis=1, kind="stable")[:, req.offset: k]
-    offs = np.take_along_axis(offs, order, axis=1)
-    scores = np.take_along_axis(scores, order, axis=1)
-    segs = np.take_along_axis(segs, order, axis=1)
+    offs, scores, segs = _merge(all_off, all_score, all_seg, metric, req.offset, k)
     valid = offs >= 0
     topks = valid.sum(axis=1).tolist()
     flat_off, flat_seg, flat_score = offs[valid], segs[valid], scores[valid]
@@ -146,6 +139,21 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
     fields = rows.select(list(out.columns))
     return SearchResult(rows.column(pk_name).combine_chunks(), flat_score.astype(np.float32),
                         topks, fields, out.names, pk_name, metric, out.dynamic_keys)
+
+
+def _merge(offs: list[npt.NDArray[np.int64]], scores: list[npt.NDArray[np.float32]],
+           segs: list[npt.NDArray[np.int32]], metric: str, offset: int, k: int,
+           ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int32]]:
+    """The best k of every query's per-segment lists, from rank `offset` on, best first."""
+    if len(offs) == 1:  # one segment's list is already ranked
+        return offs[0][:, offset:k], scores[0][:, offset:k], segs[0][:, offset:k]
+    off: npt.NDArray[np.int64] = np.concatenate(offs, axis=1)
+    score: npt.NDArray[np.float32] = np.concatenate(scores, axis=1)
+    seg: npt.NDArray[np.int32] = np.concatenate(segs, axis=1)
+    order_key = np.where(off < 0, np.inf, -score if larger_is_closer(metric) else score)
+    order = np.argsort(order_key, axis=1, kind="stable")[:, offset:k]
+    return (np.take_along_axis(off, order, axis=1), np.take_along_axis(score, order, axis=1),
+            np.take_along_axis(seg, order, axis=1))
 
 
 def _anns_field(schema: CollectionSchema, name: str):  # type: ignore[no-untyped-def]
@@ -173,6 +181,9 @@ def _gather(views: list[SegmentView], seg: npt.NDArray[np.int32], off: npt.NDArr
     cols = list(dict.fromkeys(columns))
     if len(seg) == 0:
         return pa.table({c: pa.array([], type=_column_type(views, c)) for c in cols})
+    first = int(seg[0])
+    if (seg == first).all():  # every hit in one segment: one take, already in order
+        return views[first].table.select(cols).take(pa.array(off))
     parts, positions = [], []
     for s in np.unique(seg):
         where = np.flatnonzero(seg == s)
