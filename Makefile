@@ -7,7 +7,10 @@ DATA ?= ./data
 HOST ?= 127.0.0.1
 PORT ?= 19530
 
-.PHONY: install run test lint clean
+COMPAT := .venv-pymilvus26
+COMPAT_STAMP := $(COMPAT)/.installed
+
+.PHONY: install run test lint compat clean
 
 install: $(STAMP)
 
@@ -22,10 +25,25 @@ run: install
 
 test: lint
 	$(BIN)/python -m pytest -q tests
+	$(MAKE) --no-print-directory compat
+
+# The served end-to-end tests again, driven by a pymilvus 2.6 client from its own venv.
+compat: install $(COMPAT_STAMP)
+	ELANUS_SERVER_PYTHON=$(abspath $(BIN)/python) ELANUS_CLIENT_MODES=served \
+		PYTHONPATH=$(CURDIR) $(COMPAT)/bin/python -m pytest -q -p no:cacheprovider \
+		-m "not elanus_client" -W ignore::DeprecationWarning \
+		tests/e2e/test_quickstart.py tests/e2e/test_errors.py tests/e2e/test_explicit_schema.py \
+		tests/e2e/test_orm_client.py
+
+$(COMPAT_STAMP): pyproject.toml
+	test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)
+	$(COMPAT)/bin/python -m pip install --quiet pymilvus==2.6.17 pytest==9.0.3 numpy==2.4.6 \
+		grpcio-health-checking==1.85.1
+	touch $(COMPAT_STAMP)
 
 lint: install
 	$(BIN)/ruff check elanus tests bench
 	$(BIN)/mypy elanus
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(COMPAT) build *.egg-info

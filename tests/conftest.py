@@ -16,6 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 60.0
+# The server's interpreter; the client-compatibility run drives it from another venv.
+SERVER_PYTHON = os.environ.get("ELANUS_SERVER_PYTHON", sys.executable)
+CLIENT_MODES = os.environ.get("ELANUS_CLIENT_MODES", "served,embedded").split(",")
 
 
 def free_port() -> int:
@@ -38,7 +41,7 @@ class Server:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "elanus", "serve", "--host", "127.0.0.1",
+                [SERVER_PYTHON, "-m", "elanus", "serve", "--host", "127.0.0.1",
                  "--port", str(self.port), "--data", str(self.data)],
                 stdout=log, stderr=log, cwd=ROOT, env=env)
         self._wait_ready()
@@ -94,7 +97,7 @@ def served_uri(served: Server) -> str:
     return served.uri
 
 
-@pytest.fixture(params=["served", "embedded"])
+@pytest.fixture(params=CLIENT_MODES)
 def milvus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
     """A Milvus client: pymilvus against `elanus serve`, or the embedded elanus client."""
     if request.param == "served":

@@ -159,6 +159,7 @@ def test_flush_release_load_keep_data(milvus, name: str) -> None:
     assert hits[0][0]["id"] in range(40, 120)
 
 
+@pytest.mark.elanus_client
 def test_elanus_client_with_a_uri_is_a_client_of_the_server(served_uri: str, name: str) -> None:
     import pymilvus
 
@@ -175,6 +176,7 @@ def test_elanus_client_with_a_uri_is_a_client_of_the_server(served_uri: str, nam
         client.close()
 
 
+@pytest.mark.elanus_client
 def test_two_embedded_clients_of_one_path_share_the_engine(tmp_path, name: str) -> None:
     import elanus
 
