@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from elanus.engine.rows import prepare_rows
 from elanus.engine.segment import GrowingSegment, SealedSegment, SegmentView
+from elanus.engine.tso import compose, physical_ms
 from elanus.errors import CollectionNotLoaded
 from elanus.index.vector import IndexSpec
 from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema
@@ -31,6 +33,19 @@ if TYPE_CHECKING:
     from elanus.engine.engine import Engine
 
 DEFAULT_PARTITION = "_default"
+TTL_PROPERTY = "collection.ttl.seconds"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A consistent read: segment snapshots and the timestamp they are read at."""
+
+    views: list[SegmentView]
+    ts: int
+    expire_before: int = 0
+
+    def visible(self) -> list[npt.NDArray[np.bool_]]:
+        return [v.visible(self.ts, self.expire_before) for v in self.views]
 DELTA_PK = "pk"
 DELTA_TS = "ts"
 
@@ -177,7 +192,7 @@ class Collection:
             self.checkpoint_lsn = seg.last_lsn
             if sealed is not None and self.loaded:
                 # Deletes the rows saw while growing (or while being sealed) carry over.
-                sealed.deleted_mask()[:] = seg.deleted_mask()[: sealed.num_rows]
+                sealed.delete_stamps()[:] = seg.delete_stamps()[: sealed.num_rows]
                 self.sealed[sealed.id] = sealed
         self.engine.wal_checkpoint_moved()
         if sealed is not None:
@@ -231,13 +246,35 @@ class Collection:
 
     # -- reads -----------------------------------------------------------------------------
 
-    def segments(self, operation: str = "query") -> list[SegmentView]:
-        """Snapshots of every segment a read must cover; the collection must be loaded."""
+    def snapshot(self, operation: str = "query", read_ts: int = 0) -> Snapshot:
+        """What a read sees: every segment and the timestamp it reads at.
+
+        The read timestamp is taken under the write lock, where writes take theirs and apply,
+        so every write with an earlier timestamp is already applied: a read at T sees exactly
+        the rows inserted at or before T and not deleted by then. Every consistency level's
+        guarantee (Strong: now; Bounded: now minus the staleness bound; Session: the client's
+        last write; Eventually: none) is therefore met at once, and reads are served at the
+        newest timestamp, as Milvus serves them at its newest safe timestamp.
+        """
         with self.lock:
             if not self.loaded:
                 raise CollectionNotLoaded(self.id, operation)
             segs = self._all_segments()
-        return [s.snapshot() for s in segs]
+            ts = read_ts or self.engine.tso.allocate()
+        return Snapshot([s.snapshot() for s in segs], ts, self.expire_before(ts))
+
+    def expire_before(self, ts: int) -> int:
+        """With a TTL (`collection.ttl.seconds`), rows older than this timestamp are expired."""
+        ttl = self.ttl_seconds
+        return compose(max(physical_ms(ts) - ttl * 1000, 0)) if ttl > 0 else 0
+
+    @property
+    def ttl_seconds(self) -> int:
+        raw = self.properties.get(TTL_PROPERTY, "0")
+        try:
+            return max(int(raw), 0)
+        except ValueError:
+            return 0
 
     def num_rows(self) -> int:
         """Rows stored (deleted rows included until compaction, as Milvus counts them)."""

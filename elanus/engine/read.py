@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from elanus.engine.collection import Collection
+from elanus.engine.collection import Collection, Snapshot
 from elanus.engine.requests import QueryRequest, QueryResult, SearchRequest, SearchResult
 from elanus.engine.segment import SegmentView
 from elanus.errors import FieldNotFound, InvalidArgument, MetricTypeMismatch
@@ -73,10 +73,10 @@ def plan_output(schema: CollectionSchema, requested: Sequence[str], with_pk: boo
     return OutputPlan(tuple(columns), tuple(names), None if whole_meta else tuple(dynamic))
 
 
-def _masks(views: list[SegmentView], text: str, schema: CollectionSchema,
+def _masks(snap: Snapshot, text: str, schema: CollectionSchema,
            params: dict[str, object]) -> list[npt.NDArray[np.bool_]]:
-    """Per segment: live rows that pass the filter."""
-    live = [v.live() for v in views]
+    """Per segment: the rows visible at the snapshot's timestamp that pass the filter."""
+    views, live = snap.views, snap.visible()
     if not text.strip():
         return live
     flt = compile_filter(text, schema, params)
@@ -103,8 +103,9 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
         raise InvalidArgument(f"the dim ({got}) of search data is not equal to the dim "
                               f"({field.dim}) of field {field.name}")
     out = plan_output(schema, req.output_fields, with_pk=False)
-    views = collection.segments("search")
-    masks = _masks(views, req.filter, schema, req.filter_params)
+    snap = collection.snapshot("search")
+    views = snap.views
+    masks = _masks(snap, req.filter, schema, req.filter_params)
     cosine = metric == "COSINE"
     prepared = normalized(queries) if cosine else queries
     k = req.offset + req.limit
@@ -127,7 +128,7 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
         empty = pa.table({c: pa.array([], type=_column_type(views, c)) for c in out.columns})
         return SearchResult(pa.array([], type=schema.primary.arrow_type), np.empty(0, np.float32),
                             [0] * nq, empty, out.names, schema.primary.name, metric,
-                            out.dynamic_keys)
+                            out.dynamic_keys, snap.ts)
     offs, scores, segs = _merge(all_off, all_score, all_seg, metric, req.offset, k)
     valid = offs >= 0
     topks = valid.sum(axis=1).tolist()
@@ -138,7 +139,7 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
     rows = _gather(views, flat_seg, flat_off, (pk_name, *out.columns))
     fields = rows.select(list(out.columns))
     return SearchResult(rows.column(pk_name).combine_chunks(), flat_score.astype(np.float32),
-                        topks, fields, out.names, pk_name, metric, out.dynamic_keys)
+                        topks, fields, out.names, pk_name, metric, out.dynamic_keys, snap.ts)
 
 
 def _merge(offs: list[npt.NDArray[np.int64]], scores: list[npt.NDArray[np.float32]],
@@ -206,30 +207,33 @@ def query(collection: Collection, req: QueryRequest) -> QueryResult:
     if req.limit > MAX_TOPK or req.offset < 0 or (req.limit >= 0 and req.offset + req.limit > MAX_TOPK):
         raise InvalidArgument(f"invalid max query result window, (offset+limit) should be in "
                               f"range [1, {MAX_TOPK}], but got {req.offset + max(req.limit, 0)}")
-    views = collection.segments()
-    masks = _masks(views, req.filter, schema, req.filter_params)
+    snap = collection.snapshot("query", req.read_ts)
+    views = snap.views
+    masks = _masks(snap, req.filter, schema, req.filter_params)
     if is_count:
         total = int(sum(int(np.count_nonzero(m)) for m in masks))
         return QueryResult(pa.table({COUNT_STAR: pa.array([total], pa.int64())}), (COUNT_STAR,),
-                           count=total)
+                           count=total, read_ts=snap.ts)
     out = plan_output(schema, requested, with_pk=True)
     parts = [v.table.select(list(out.columns)).filter(pa.array(m))
              for v, m in zip(views, masks) if v.num_rows and m.any()]
     if not parts:
         return QueryResult(pa.table({c: pa.array([], type=_column_type(views, c))
-                                     for c in out.columns}), out.names, out.dynamic_keys)
+                                     for c in out.columns}), out.names, out.dynamic_keys,
+                           read_ts=snap.ts)
     table = pa.concat_tables(parts)
     if req.limit >= 0 or req.offset:
         order = pc.sort_indices(table.column(schema.primary.name))
         end = None if req.limit < 0 else req.offset + req.limit
         table = table.take(order[req.offset: end])
-    return QueryResult(table, out.names, out.dynamic_keys)
+    return QueryResult(table, out.names, out.dynamic_keys, read_ts=snap.ts)
 
 
 def matching_pks(collection: Collection, text: str, params: dict[str, object]) -> pa.Array:
     """Primary keys of the live rows that pass `text` (for delete by filter)."""
-    views = collection.segments()
-    masks = _masks(views, text, collection.schema, params)
+    snap = collection.snapshot("delete")
+    views = snap.views
+    masks = _masks(snap, text, collection.schema, params)
     pks = [v.pks.filter(pa.array(m)) for v, m in zip(views, masks) if v.num_rows and m.any()]
     if not pks:
         return pa.array([], type=collection.pk_type)

@@ -52,6 +52,7 @@ class SearchResult:
     primary_field: str
     metric_type: str
     dynamic_keys: tuple[str, ...] | None = None  # dynamic keys asked for by name; None = all
+    read_ts: int = 0  # the timestamp the search read at
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class QueryRequest:
     offset: int = 0
     filter_params: dict[str, Any] = field(default_factory=dict)
     partition_names: tuple[str, ...] = ()
+    read_ts: int = 0  # 0: read at the newest timestamp
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class QueryResult:
     output_fields: tuple[str, ...]
     dynamic_keys: tuple[str, ...] | None = None
     count: int | None = None  # set for count(*) queries
+    read_ts: int = 0  # the timestamp the query read at
 
 
 @dataclass(frozen=True)

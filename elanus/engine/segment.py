@@ -1,11 +1,16 @@
 """Segments: the unit rows live in, growing in memory or sealed in an immutable file.
 
 Both kinds answer the same read interface over a snapshot of their first `n` rows: columns as
-Arrow, vectors as float32 numpy views, primary keys, row timestamps and a delete mask. A growing
-segment only appends; a reader takes `snapshot()` and never sees rows appended after it. Delete
-masks are set in place by tombstones (a row is deleted by a tombstone with the same primary key
-and a larger timestamp). Mutations happen under the owning collection's write lock; readers
-need no lock.
+Arrow, vectors as float32 numpy views, primary keys, row timestamps and delete timestamps. A
+growing segment only appends; a reader takes `snapshot()` and never sees rows appended after it.
+
+MVCC: every row carries the hybrid timestamp of its insert and the timestamp of the first
+tombstone that deleted it (NEVER while none has). A tombstone deletes the rows with its primary
+key and a smaller timestamp, so an upsert (a tombstone and an insert at one timestamp) replaces
+the old row and keeps the new one. A read at timestamp T sees a row exactly when
+row_ts <= T < delete_ts: one vectorized comparison per segment. Delete timestamps are set in
+place, only from NEVER to a timestamp, under the owning collection's write lock; readers need
+no lock.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from elanus.index.vector import FaissIndex, normalized
 from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema
 
 Mask = npt.NDArray[np.bool_]
+Stamps = npt.NDArray[np.uint64]
+NEVER = np.iinfo(np.uint64).max  # the delete timestamp of a row no tombstone has deleted
 MAX_CHUNKS = 32  # a growing segment merges its insert batches past this many
 
 
@@ -83,13 +90,14 @@ class Segment:
             return 0
         hit = pc.is_in(view.pks, value_set=pks).to_numpy(zero_copy_only=False)
         hit &= view.ts < ts
-        hit &= ~view.deleted
+        hit &= view.delete_ts == NEVER
         count = int(np.count_nonzero(hit))
         if count:
-            self.deleted_mask()[: view.num_rows] |= hit
+            self.delete_stamps()[: view.num_rows][hit] = ts
         return count
 
-    def deleted_mask(self) -> Mask:
+    def delete_stamps(self) -> Stamps:
+        """The delete timestamp of every row (NEVER: not deleted); set in place."""
         raise NotImplementedError
 
 
@@ -101,8 +109,8 @@ class SegmentView:
     num_rows: int
     table: pa.Table  # every stored column, num_rows rows
     pks: pa.ChunkedArray | pa.Array
-    ts: npt.NDArray[np.uint64]
-    deleted: Mask  # a view: may gain bits after the snapshot, never loses them
+    ts: Stamps
+    delete_ts: Stamps  # a view: later tombstones may set it, they never unset it
 
     def vectors(self, field: str, cosine: bool = False) -> npt.NDArray[np.float32]:
         return self.segment.vectors(field, self.num_rows, cosine)
@@ -110,8 +118,13 @@ class SegmentView:
     def index(self, field: str) -> FaissIndex | None:
         return self.segment.index(field)
 
-    def live(self) -> Mask:
-        return ~self.deleted[: self.num_rows]
+    def visible(self, read_ts: int, expire_before: int = 0) -> Mask:
+        """Rows a read at `read_ts` sees: inserted at or before it, not deleted by then, and
+        (with a TTL) not older than `expire_before`."""
+        mask: Mask = (self.ts <= read_ts) & (self.delete_ts[: self.num_rows] > read_ts)
+        if expire_before:
+            mask &= self.ts >= expire_before
+        return mask
 
 
 class GrowingSegment(Segment):
@@ -124,7 +137,7 @@ class GrowingSegment(Segment):
         self._vectors = {f.name: _Buffer(np.dtype(np.float32), f.dim) for f in schema.vector_fields}
         self._unit = {f.name: _Buffer(np.dtype(np.float32), f.dim) for f in schema.vector_fields}
         self._ts = _Buffer(np.dtype(np.uint64))
-        self._deleted = _Buffer(np.dtype(np.bool_))
+        self._delete_ts = _Buffer(np.dtype(np.uint64))
         self._lock = threading.Lock()
         self.num_rows = 0
         self.max_ts = 0
@@ -140,7 +153,7 @@ class GrowingSegment(Segment):
             self._unit[f.name].append(normalized(raw))
         ts = table.column(TIMESTAMP_COLUMN).to_numpy()
         self._ts.append(ts)
-        self._deleted.append(np.zeros(n, dtype=np.bool_))
+        self._delete_ts.append(np.full(n, NEVER, dtype=np.uint64))
         with self._lock:
             self._tables.append(table)
             self._table_cache = None
@@ -163,7 +176,7 @@ class GrowingSegment(Segment):
         table = self.table()
         n = table.num_rows
         return SegmentView(self, n, table, table.column(self.schema.primary.name),
-                           self._ts.data[:n], self._deleted.data[:n])
+                           self._ts.data[:n], self._delete_ts.data[:n])
 
     def vectors(self, field: str, n: int, cosine: bool = False) -> npt.NDArray[np.float32]:
         buf = (self._unit if cosine else self._vectors)[field]
@@ -172,8 +185,8 @@ class GrowingSegment(Segment):
     def index(self, field: str) -> FaissIndex | None:
         return None
 
-    def deleted_mask(self) -> Mask:
-        return self._deleted.data
+    def delete_stamps(self) -> Stamps:
+        return self._delete_ts.data
 
 
 class SealedSegment(Segment):
@@ -186,7 +199,7 @@ class SealedSegment(Segment):
         self.num_rows = table.num_rows
         self._pks = self._table.column(schema.primary.name).combine_chunks()
         self._ts = self._table.column(TIMESTAMP_COLUMN).to_numpy()
-        self._deleted = np.zeros(self.num_rows, dtype=np.bool_)
+        self._delete_ts = np.full(self.num_rows, NEVER, dtype=np.uint64)
         self._raw = {f.name: vector_view(self._table.column(f.name), f.dim)
                      for f in schema.vector_fields}
         self._unit: dict[str, npt.NDArray[np.float32]] = {}
@@ -195,7 +208,7 @@ class SealedSegment(Segment):
         self.max_ts = int(self._ts.max()) if self.num_rows else 0
 
     def snapshot(self) -> SegmentView:
-        return SegmentView(self, self.num_rows, self._table, self._pks, self._ts, self._deleted)
+        return SegmentView(self, self.num_rows, self._table, self._pks, self._ts, self._delete_ts)
 
     @property
     def filter_cache(self) -> dict[object, object] | None:
@@ -220,5 +233,5 @@ class SealedSegment(Segment):
         else:
             self._indexes[field] = index
 
-    def deleted_mask(self) -> Mask:
-        return self._deleted
+    def delete_stamps(self) -> Stamps:
+        return self._delete_ts

@@ -121,8 +121,10 @@ def search(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.SearchResults:
         partition_names=tuple(req.partition_names),
         round_decimal=_int(sp, "round_decimal", -1),
     )
+    hits = engine.search(request)
     return milvus_pb2.SearchResults(status=OK, collection_name=req.collection_name,
-                                    results=_encode_hits(engine, request, engine.search(request)))
+                                    results=_encode_hits(engine, request, hits),
+                                    session_ts=hits.read_ts)
 
 
 def _encode_hits(engine: Engine, req: SearchRequest, hits: SearchResult) -> schema_pb2.SearchResultData:
@@ -157,7 +159,8 @@ def _encode_rows(engine: Engine, req: QueryRequest, result: QueryResult) -> milv
     schema = engine.collection(req.db, req.collection).schema
     out = milvus_pb2.QueryResults(status=OK, collection_name=req.collection,
                                   output_fields=list(result.output_fields),
-                                  primary_field_name=schema.primary.name)
+                                  primary_field_name=schema.primary.name,
+                                  session_ts=result.read_ts)
     if result.count is not None:
         fd = out.fields_data.add(type=DataType.INT64, field_name="count(*)")
         fd.scalars.long_data.data.append(result.count)

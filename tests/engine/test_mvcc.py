@@ -1,0 +1,104 @@
+"""MVCC visibility against a plain reference model (hypothesis).
+
+Random histories of inserts, deletes, upserts, flushes and restarts; after the history, a read
+at every timestamp the history passed through must see exactly what the model says: the rows
+inserted at or before T that no tombstone at or before T deleted (a tombstone deletes the rows
+of its key with a smaller timestamp).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from elanus.engine.engine import Engine
+from elanus.engine.requests import QueryRequest
+from elanus.schema import CollectionSchema, DataType, FieldSchema
+
+KEYS = st.lists(st.integers(0, 7), min_size=1, max_size=4, unique=True)
+OPS = st.lists(st.one_of(
+    st.tuples(st.just("insert"), KEYS), st.tuples(st.just("upsert"), KEYS),
+    st.tuples(st.just("delete"), KEYS), st.tuples(st.just("flush"), st.just([])),
+    st.tuples(st.just("restart"), st.just([])), st.tuples(st.just("read"), st.just([])),
+), min_size=1, max_size=14)
+
+SCHEMA = CollectionSchema("m", (
+    FieldSchema("id", DataType.INT64, is_primary=True),
+    FieldSchema("vector", DataType.FLOAT_VECTOR, dim=2),
+    FieldSchema("version", DataType.INT64),
+))
+
+
+@dataclass
+class Model:
+    rows: list[tuple[int, int, int]] = field(default_factory=list)  # (pk, ts, version)
+    tombstones: list[tuple[int, int]] = field(default_factory=list)  # (pk, ts)
+
+    def visible(self, read_ts: int) -> list[tuple[int, int]]:
+        out = []
+        for pk, ts, version in self.rows:
+            if ts > read_ts:
+                continue
+            if any(d_pk == pk and ts < d_ts <= read_ts for d_pk, d_ts in self.tombstones):
+                continue
+            out.append((pk, version))
+        return sorted(out)
+
+
+def _columns(keys: list[int], version: int) -> dict[str, pa.Array]:
+    n = len(keys)
+    return {"id": pa.array(keys, pa.int64()),
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(np.ones(2 * n, np.float32)), 2),
+            "version": pa.array([version] * n, pa.int64())}
+
+
+def _open(path: Path) -> Engine:
+    engine = Engine(path)
+    if not engine.has_collection("default", "m"):
+        engine.create_collection("default", SCHEMA)
+        engine.create_index("default", "m", "vector", "", {"index_type": "FLAT",
+                                                           "metric_type": "L2"})
+        engine.load_collection("default", "m")
+    return engine
+
+
+def _read(engine: Engine, ts: int) -> list[tuple[int, int]]:
+    res = engine.query(QueryRequest("default", "m", "id >= 0", ("version",), read_ts=ts))
+    return sorted(zip(res.fields.column("id").to_pylist(),
+                      res.fields.column("version").to_pylist()))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(OPS)
+def test_reads_at_any_timestamp_match_the_model(ops: list[tuple[str, list[int]]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "data"
+        engine = _open(path)
+        model, stamps = Model(), []
+        try:
+            for version, (op, keys) in enumerate(ops):
+                if op in ("insert", "upsert"):
+                    res = engine.insert("default", "m", _columns(keys, version), len(keys),
+                                        upsert=op == "upsert")
+                    if op == "upsert":
+                        model.tombstones += [(k, res.timestamp) for k in keys]
+                    model.rows += [(k, res.timestamp, version) for k in keys]
+                elif op == "delete":
+                    res = engine.delete("default", "m", f"id in {keys}")
+                    model.tombstones += [(k, res.timestamp) for k in keys]
+                elif op == "flush":
+                    engine.flush("default", "m")
+                elif op == "restart":
+                    engine.close()
+                    engine = _open(path)
+                stamps.append(engine.tso.allocate())
+            for ts in stamps:
+                assert _read(engine, ts) == model.visible(ts), f"read at {ts}"
+        finally:
+            engine.close()
