@@ -84,6 +84,7 @@ class Collection:
         self.sealed: dict[int, SealedSegment] = {}  # loaded sealed segments
         self.pending = _Deletes([], [])
         self._flush_lock = threading.Lock()
+        self.compaction_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -179,6 +180,7 @@ class Collection:
             sealed = SealedSegment(seg.id, seg.partition, self.schema, self._read(
                 key, info.size, info.checksum), key)
             sealed_ids.append(seg.id)
+        self.engine.fault("seal:segment-written")
         if deletes.pks:
             delta_id = self.engine.new_segment_id()
             key = f"collections/{self.id}/deltas/{delta_id}.arrow"
@@ -186,6 +188,7 @@ class Collection:
             commit.add.append(FileRecord(key, self.id, "delta", delta_id, info.size,
                                          info.checksum, info.num_rows))
         commit.max_ts = seg.max_ts or None
+        self.engine.fault("seal:before-commit")
         with self.lock:
             self.engine.catalog.commit(commit)
             self.files.extend(commit.add)
@@ -194,33 +197,49 @@ class Collection:
                 # Deletes the rows saw while growing (or while being sealed) carry over.
                 sealed.delete_stamps()[:] = seg.delete_stamps()[: sealed.num_rows]
                 self.sealed[sealed.id] = sealed
+        self.engine.fault("seal:after-commit")
         self.engine.wal_checkpoint_moved()
         if sealed is not None:
             self.engine.index_builder.schedule(self)
+            self.engine.request_compaction(self)
         return sealed_ids
+
+    def truncate(self) -> list[str]:
+        """Forget every row in one catalog commit; returns the keys of the files now garbage."""
+        with self._flush_lock, self.compaction_lock, self.lock:
+            garbage = [f.key for f in self.files]
+            checkpoint = max(self.checkpoint_lsn, self.growing.last_lsn)
+            self.engine.catalog.commit(Commit(self.id, remove=garbage,
+                                              checkpoint_lsn=checkpoint))
+            self.files, self.sealed, self.checkpoint_lsn = [], {}, checkpoint
+            self.growing = GrowingSegment(self.engine.new_segment_id(), DEFAULT_PARTITION,
+                                          self.schema)
+            self.pending = _Deletes([], [])
+        return garbage
 
     def _read(self, key: str, size: int, checksum: int) -> pa.Table:
         return read_segment(self.engine.store, key, size=size, checksum=checksum, mmap=True)
 
     # -- load / release --------------------------------------------------------------------
 
+    def open_sealed(self, files: list[FileRecord]) -> dict[int, SealedSegment]:
+        """Read these segment files with every tombstone that applies to them (delta files and
+        deletes not yet flushed). Caller holds the write lock."""
+        segments = {f.segment_id: SealedSegment(f.segment_id, f.partition, self.schema,
+                                                self._read(f.key, f.size, f.checksum), f.key)
+                    for f in files}
+        for f in self.files:
+            if f.kind == "delta":
+                self._apply_delta(segments.values(), self._read(f.key, f.size, f.checksum))
+        self._apply_delta(segments.values(), self.pending.table(self.pk_type))
+        return segments
+
     def load(self) -> None:
         """Open every sealed segment, its indexes and delete logs; idempotent."""
         with self.lock:
             if self.loaded:
                 return
-            segments = {}
-            for f in self.files:
-                if f.kind == "segment":
-                    segments[f.segment_id] = SealedSegment(
-                        f.segment_id, f.partition, self.schema,
-                        self._read(f.key, f.size, f.checksum), f.key)
-            for f in self.files:
-                if f.kind == "delta":
-                    delta = self._read(f.key, f.size, f.checksum)
-                    self._apply_delta(segments.values(), delta)
-            pending = self.pending.table(self.pk_type)
-            self._apply_delta(segments.values(), pending)
+            segments = self.open_sealed([f for f in self.files if f.kind == "segment"])
             for f in self.files:
                 if f.kind == "index" and f.segment_id in segments:
                     self.engine.index_builder.attach(self, segments[f.segment_id], f)

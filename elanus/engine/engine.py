@@ -11,13 +11,14 @@ are skipped). Any thread may call any public method.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
 from pathlib import Path
 
 import pyarrow as pa
 
-from elanus.engine import read
+from elanus.engine import compaction, read
 from elanus.engine.collection import Collection
 from elanus.engine.indexing import IndexBuilder
 from elanus.engine.requests import (
@@ -56,16 +57,20 @@ from elanus.storage.wal import Wal
 log = logging.getLogger(__name__)
 
 DEFAULT_DB = "default"
+FAULT_ENV = "ELANUS_FAULT"  # crash tests: the fault point at which to die
+FAULT_EXIT = 86
 DEFAULT_SEAL_ROWS = 200_000
 CONSISTENCY_BOUNDED = 2
 
 
 class Engine:
-    def __init__(self, data_dir: str | Path, *, seal_rows: int = DEFAULT_SEAL_ROWS) -> None:
+    def __init__(self, data_dir: str | Path, *, seal_rows: int = DEFAULT_SEAL_ROWS,
+                 auto_compaction: bool = True) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._dir_lock = DataDirLock(self.data_dir)
         self.seal_rows = seal_rows
+        self.auto_compaction = auto_compaction
         self.catalog = Catalog(self.data_dir / "catalog.sqlite")
         self.store = LocalObjectStore(self.data_dir / "objects")
         self.wal = Wal.open(self.data_dir / "wal")
@@ -74,9 +79,13 @@ class Engine:
         self._collections: dict[tuple[str, str], Collection] = {}
         self.index_builder = IndexBuilder(self)
         self._flusher = Worker("seal", Collection.flush)
+        self._compactor = Worker("compaction", compaction.compact)
+        self._jobs: dict[int, compaction.Job] = {}
+        self._fault_point = os.environ.get(FAULT_ENV, "")
         self._closed = False
         self._recover()
         self._flusher.start()
+        self._compactor.start()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -134,6 +143,7 @@ class Engine:
             return
         self._closed = True
         self._flusher.stop()
+        self._compactor.stop()
         self.index_builder.stop()
         self.wal.close()
         self.catalog.close()
@@ -144,6 +154,22 @@ class Engine:
 
     def request_flush(self, collection: Collection) -> None:
         self._flusher.submit(collection)
+
+    def request_compaction(self, collection: Collection) -> None:
+        """Let the compactor look for small or much-deleted segments (automatic compaction)."""
+        if self.auto_compaction:
+            self._compactor.submit(collection)
+
+    def fault(self, point: str) -> None:
+        """Crash here, as kill -9 would, when the crash tests name this point."""
+        if point == self._fault_point:
+            log.error("fault injection: crashing at %s", point)
+            os._exit(FAULT_EXIT)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait for background seals, compactions and index builds to finish (tests, bench)."""
+        return all(w.wait_idle(timeout) for w in (self._flusher, self._compactor)) and \
+            self.index_builder.wait_idle(timeout)
 
     def wal_checkpoint_moved(self) -> None:
         """Delete WAL files every collection has sealed past."""
@@ -196,6 +222,7 @@ class Engine:
             garbage = self.catalog.drop_collection(c.id)
             del self._collections[(c.db, name)]
             c.release()
+        self.fault("drop:after-commit")
         for key in garbage:
             self.store.delete(key)
         shutil.rmtree(self.store.root / "collections" / str(c.id), ignore_errors=True)
@@ -340,6 +367,29 @@ class Engine:
 
     def flush(self, db: str, name: str) -> list[int]:
         return self.collection(db, name).flush()
+
+    def truncate_collection(self, db: str, name: str) -> None:
+        """Remove every row, keeping the schema, indexes and load state."""
+        c = self.collection(db, name)
+        garbage = c.truncate()
+        for key in garbage:
+            self.store.delete(key)
+        self.wal_checkpoint_moved()
+
+    # -- compaction ------------------------------------------------------------------------
+
+    def compact(self, db: str, name: str) -> int:
+        """Start a manual (major) compaction; returns its job id at once."""
+        c = self.collection(db, name)
+        job = compaction.Job(self.catalog.next_id("compaction"), c.id)
+        with self._lock:
+            self._jobs[job.job_id] = job
+        self._compactor.submit(c, lambda: compaction.compact(c, job, major=True))
+        return job.job_id
+
+    def compaction_job(self, job_id: int) -> compaction.Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
 
     # -- reads -----------------------------------------------------------------------------
 

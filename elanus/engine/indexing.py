@@ -71,13 +71,15 @@ class IndexBuilder:
             raise
         key = f"collections/{collection.id}/indexes/{spec.index_name}/{seg_file.segment_id}.faiss"
         info = write_blob(self.engine.store, key, index.serialize())
+        self.engine.fault("index:before-commit")
         record = FileRecord(key, collection.id, "index", seg_file.segment_id, info.size,
                             info.checksum, seg_file.num_rows, seg_file.partition, spec.index_name)
         with collection.lock:
             current = collection.indexes.get(spec.index_name)
             live = any(f.key == seg_file.key for f in collection.files)
             if current != spec or not live:
-                return  # dropped meanwhile: the blob is garbage
+                self.engine.store.delete(key)  # index or segment dropped meanwhile
+                return
             self.engine.catalog.commit(Commit(collection.id, add=[record]))
             collection.files.append(record)
             loaded = collection.sealed.get(seg_file.segment_id)

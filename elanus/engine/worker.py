@@ -23,7 +23,8 @@ class Worker:
     def __init__(self, name: str, job: Callable[[Collection], object]) -> None:
         self.name = name
         self._job = job
-        self._queue: queue.Queue[Collection | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[Collection, Callable[[], object] | None] | None] = (
+            queue.Queue())
         self._idle = threading.Condition()
         self._busy = 0
         self._thread = threading.Thread(target=self._run, name=f"elanus-{name}", daemon=True)
@@ -31,10 +32,11 @@ class Worker:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, collection: Collection) -> None:
+    def submit(self, collection: Collection, job: Callable[[], object] | None = None) -> None:
+        """Queue the worker's job for `collection`, or `job` in its place."""
         with self._idle:
             self._busy += 1
-        self._queue.put(collection)
+        self._queue.put((collection, job))
 
     def stop(self, timeout: float = 60) -> None:
         self._queue.put(None)
@@ -48,11 +50,15 @@ class Worker:
 
     def _run(self) -> None:
         while True:
-            collection = self._queue.get()
-            if collection is None:
+            item = self._queue.get()
+            if item is None:
                 return
+            collection, job = item
             try:
-                self._job(collection)
+                if job is None:
+                    self._job(collection)
+                else:
+                    job()
             except Exception:
                 log.exception("%s failed for collection %s", self.name, collection.name)
             finally:

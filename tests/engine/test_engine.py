@@ -230,3 +230,70 @@ def test_corrupt_segment_is_named_and_other_collections_keep_serving(tmp_path: P
         assert _count(again, "films") == 10
     finally:
         again.close()
+
+
+def test_small_segments_merge_and_deleted_rows_are_dropped(tmp_path: Path) -> None:
+    e = _open(tmp_path / "d")
+    try:
+        e.create_collection("default", _schema())
+        e.create_index("default", "books", "vector", "", {"index_type": "HNSW",
+                                                          "metric_type": "L2"})
+        e.load_collection("default", "books")
+        cols = [_columns(np.arange(i * 100, (i + 1) * 100), seed=i) for i in range(3)]
+        for i, c in enumerate(cols):
+            e.insert("default", "books", c, 100)
+            e.flush("default", "books")
+        assert e.wait_idle(60)
+        coll = e.collection("default", "books")
+        segments = [f for f in coll.files if f.kind == "segment"]
+        assert len(segments) == 1 and segments[0].num_rows == 300  # merged automatically
+        e.delete("default", "books", "id < 150")
+        e.flush("default", "books")
+        job = e.compact("default", "books")
+        assert e.wait_idle(60)
+        state = e.compaction_job(job)
+        assert state is not None and state.state == "Completed" and state.plans
+        segments = [f for f in coll.files if f.kind == "segment"]
+        assert sum(f.num_rows for f in segments) == 150
+        assert not [f for f in coll.files if f.kind == "delta"]  # no segment needs them now
+        assert {f.segment_id for f in coll.files if f.kind == "index"} == {
+            f.segment_id for f in segments}
+        vectors = np.asarray(cols[2]["vector"].values).reshape(-1, DIM)
+        assert _search_ids(e, vectors[[5]]) == [[205]]
+        assert set(e.store.list("collections/")) == {f.key for f in coll.files}
+    finally:
+        e.close()
+    again = _open(tmp_path / "d")
+    try:
+        assert _count(again) == 150
+    finally:
+        again.close()
+
+
+def test_truncate_keeps_schema_and_index(engine: Engine) -> None:
+    engine.insert("default", "books", _columns(np.arange(50)), 50)
+    engine.flush("default", "books")
+    engine.insert("default", "books", _columns(np.arange(50, 60)), 10)
+    engine.truncate_collection("default", "books")
+    assert _count(engine) == 0
+    engine.insert("default", "books", _columns(np.arange(3)), 3)
+    assert _count(engine) == 3
+    assert engine.describe_index("default", "books")[0].index_type == "HNSW"
+
+
+def test_ttl_hides_expired_rows(tmp_path: Path) -> None:
+    e = _open(tmp_path / "d")
+    try:
+        e.create_collection("default", _schema(), properties={"collection.ttl.seconds": "1"})
+        e.create_index("default", "books", "vector", "", {"metric_type": "L2"})
+        e.load_collection("default", "books")
+        e.insert("default", "books", _columns(np.arange(10)), 10)
+        assert _count(e) == 10
+        time.sleep(1.2)
+        assert _count(e) == 0
+        e.flush("default", "books")
+        e.compact("default", "books")
+        assert e.wait_idle(60)
+        assert not [f for f in e.collection("default", "books").files if f.kind == "segment"]
+    finally:
+        e.close()

@@ -174,3 +174,60 @@ def _check_partitions(names: Any) -> None:
     for name in names:
         if name != DEFAULT_PARTITION:
             raise PartitionNotFound(name, "")
+
+
+@handler("TruncateCollection")
+def truncate_collection(engine: Engine, req: Any, ctx: Any) -> Any:
+    engine.truncate_collection(db_name(req, ctx), req.collection_name)
+    return milvus_pb2.TruncateCollectionResponse(status=OK)
+
+
+# -- compaction -----------------------------------------------------------------------------
+
+_COMPACTION_STATES = {"Executing": common_pb2.Executing, "Completed": common_pb2.Completed}
+
+
+@handler("ManualCompaction")
+def manual_compaction(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.ManualCompactionResponse:
+    if req.majorCompaction:
+        raise Unsupported("clustering compaction needs a clustering key, which this elanus "
+                          "build does not support yet")
+    db = db_name(req, ctx)
+    name = req.collection_name or engine.collection_by_id(req.collectionID).name
+    job_id = engine.compact(db, name)
+    return milvus_pb2.ManualCompactionResponse(status=OK, compactionID=job_id,
+                                               compactionPlanCount=1)
+
+
+def _job(engine: Engine, job_id: int) -> Any:
+    return engine.compaction_job(job_id)
+
+
+@handler("GetCompactionState")
+def get_compaction_state(engine: Engine, req: Any,
+                         ctx: Any) -> milvus_pb2.GetCompactionStateResponse:
+    job = _job(engine, req.compactionID)
+    if job is None:  # unknown here (or from before a restart): nothing to report
+        return milvus_pb2.GetCompactionStateResponse(status=OK, state=common_pb2.UndefiedState)
+    plans = job.plans
+    return milvus_pb2.GetCompactionStateResponse(
+        status=OK, state=_COMPACTION_STATES[job.state],
+        executingPlanNo=sum(p.state == "Executing" for p in plans),
+        completedPlanNo=sum(p.state == "Completed" for p in plans),
+        failedPlanNo=sum(p.state == "Failed" for p in plans))
+
+
+@handler("GetCompactionStateWithPlans")
+def get_compaction_plans(engine: Engine, req: Any,
+                         ctx: Any) -> milvus_pb2.GetCompactionPlansResponse:
+    job = _job(engine, req.compactionID)
+    if job is None:
+        return milvus_pb2.GetCompactionPlansResponse(status=OK, state=common_pb2.UndefiedState)
+    infos = [milvus_pb2.CompactionMergeInfo(sources=p.sources, target=p.target, plan_id=p.plan_id,
+                                            trigger_id=job.job_id,
+                                            collection_id=job.collection_id,
+                                            state=_COMPACTION_STATES.get(p.state, 0),
+                                            failure_reason=p.failure, targets=[p.target])
+             for p in job.plans]
+    return milvus_pb2.GetCompactionPlansResponse(status=OK, state=_COMPACTION_STATES[job.state],
+                                                 mergeInfos=infos)

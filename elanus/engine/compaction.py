@@ -1,0 +1,175 @@
+"""Compaction: merge small sealed segments and drop deleted and expired rows, off the request path.
+
+A plan is a group of sealed segments rewritten as one new segment. Executing it:
+  1. take a timestamp T; read the sources (the loaded segments, or their files with every
+     tombstone applied) and keep the rows visible at T (not deleted, not expired by the TTL);
+  2. write the kept rows, with their original insert timestamps, as a new segment file;
+  3. under the collection's write lock, one catalog commit adds the new segment and removes the
+     sources, their index files, and delta files no remaining segment can need; tombstones that
+     reached the sources after T are carried to the new segment in memory (they are in the WAL
+     or a later delta file too, so a restart re-applies them);
+  4. delete the replaced files; the index builder indexes the new segment.
+A crash before step 3 leaves an unreferenced file (collected at the next open); after it, the
+catalog names only the new segment. Reads never wait: they keep the segments they started with.
+
+A delta file can only hold tombstones for segments sealed no later than itself (ids increase),
+so once every segment older than a delta file is compacted away, the delta file is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from elanus.engine.segment import NEVER, SealedSegment
+from elanus.storage.catalog import Commit, FileRecord
+from elanus.storage.segment_file import write_segment
+
+if TYPE_CHECKING:
+    from elanus.engine.collection import Collection
+
+log = logging.getLogger(__name__)
+
+SMALL_SHARE = 0.5  # a segment under this share of the seal size is small
+DELETED_SHARE = 0.2  # a segment with this share of rows deleted or expired is rewritten
+
+
+@dataclass
+class Plan:
+    plan_id: int
+    sources: list[int]
+    target: int = 0  # the new segment's id, once written
+    state: str = "Executing"  # "Executing" | "Completed" | "Failed"
+    failure: str = ""
+
+
+@dataclass
+class Job:
+    job_id: int
+    collection_id: int
+    plans: list[Plan] = field(default_factory=list)
+    state: str = "Executing"
+
+
+def _dropped_share(seg: SealedSegment, ts: int, expire_before: int) -> float:
+    if seg.num_rows == 0:
+        return 1.0
+    kept = int(np.count_nonzero(seg.snapshot().visible(ts, expire_before)))
+    return 1.0 - float(kept) / float(seg.num_rows)
+
+
+def plan_groups(collection: Collection, segments: dict[int, SealedSegment], ts: int,
+                major: bool) -> list[list[int]]:
+    """Groups of segment ids worth rewriting together (each group up to the seal size)."""
+    limit = collection.engine.seal_rows
+    expire = collection.expire_before(ts)
+    dirty = {sid for sid, s in segments.items()
+             if _dropped_share(s, ts, expire) >= (1e-12 if major else DELETED_SHARE)}
+    small = sorted((sid for sid, s in segments.items()
+                    if major or s.num_rows < limit * SMALL_SHARE), key=lambda i: i)
+    groups: list[list[int]] = []
+    current: list[int] = []
+    rows = 0
+    for sid in small:
+        n = segments[sid].num_rows
+        if current and rows + n > limit:
+            groups.append(current)
+            current, rows = [], 0
+        current.append(sid)
+        rows += n
+    if current:
+        groups.append(current)
+    grouped = {sid for g in groups for sid in g}
+    groups = [g for g in groups if len(g) > 1 or g[0] in dirty]
+    groups += [[sid] for sid in sorted(dirty - grouped)]
+    return groups
+
+
+def compact(collection: Collection, job: Job | None = None, major: bool = False) -> Job | None:
+    """Plan and execute compaction for `collection`; returns the job (None: nothing to do)."""
+    engine = collection.engine
+    with collection.compaction_lock:
+        with collection.lock:
+            files = {f.segment_id: f for f in collection.files if f.kind == "segment"}
+            segments = {sid: collection.sealed[sid] for sid in files if sid in collection.sealed}
+            missing = [files[sid] for sid in files if sid not in segments]
+            if missing:
+                segments.update(collection.open_sealed(missing))
+            ts = engine.tso.allocate()
+        groups = plan_groups(collection, segments, ts, major)
+        if job is None:
+            if not groups:
+                return None
+            job = Job(engine.catalog.next_id("compaction"), collection.id)
+        job.plans = [Plan(job.job_id * 1000 + i, g) for i, g in enumerate(groups)]
+        for plan in job.plans:
+            try:
+                _execute(collection, plan, {sid: segments[sid] for sid in plan.sources},
+                         {sid: files[sid] for sid in plan.sources}, ts)
+                plan.state = "Completed"
+            except Exception as exc:  # noqa: BLE001 (reported on the job; other plans go on)
+                plan.state, plan.failure = "Failed", str(exc)
+                log.exception("compaction plan %d of %s failed", plan.plan_id, collection.name)
+        job.state = "Completed"
+    engine.index_builder.schedule(collection)
+    return job
+
+
+def _execute(collection: Collection, plan: Plan, sources: dict[int, SealedSegment],
+             files: dict[int, FileRecord], ts: int) -> None:
+    engine = collection.engine
+    expire = collection.expire_before(ts)
+    kept_masks = {sid: s.snapshot().visible(ts, expire) for sid, s in sources.items()}
+    parts = [s.snapshot().table.filter(pa.array(kept_masks[sid])) for sid, s in sources.items()]
+    table = pa.concat_tables(parts).combine_chunks() if parts else None
+    new_id = engine.new_segment_id()
+    plan.target = new_id
+    commit = Commit(collection.id)
+    new_file = None
+    if table is not None and table.num_rows:
+        key = f"collections/{collection.id}/segments/{new_id}.arrow"
+        info = write_segment(engine.store, key, table)
+        new_file = FileRecord(key, collection.id, "segment", new_id, info.size, info.checksum,
+                              info.num_rows, files[plan.sources[0]].partition)
+        commit.add.append(new_file)
+    engine.fault("compaction:before-commit")
+    with collection.lock:
+        replaced = {f.key for f in collection.files
+                    if f.segment_id in sources and f.kind in ("segment", "index")}
+        remaining = [f.segment_id for f in collection.files
+                     if f.kind == "segment" and f.segment_id not in sources]
+        if new_file is not None:
+            remaining.append(new_id)
+        oldest = min(remaining, default=new_id)
+        stale_deltas = {f.key for f in collection.files
+                        if f.kind == "delta" and f.segment_id < oldest}
+        commit.remove = sorted(replaced | stale_deltas)
+        engine.catalog.commit(commit)
+        collection.files = [f for f in collection.files if f.key not in set(commit.remove)]
+        collection.files.extend(commit.add)
+        if collection.loaded:
+            for sid in sources:
+                collection.sealed.pop(sid, None)
+            if new_file is not None:
+                merged = SealedSegment(new_id, new_file.partition, collection.schema,
+                                       collection._read(new_file.key, new_file.size,
+                                                        new_file.checksum), new_file.key)
+                _carry_late_tombstones(sources, kept_masks, merged)
+                collection.sealed[new_id] = merged
+    engine.fault("compaction:after-commit")
+    for key in commit.remove:
+        engine.store.delete(key)
+
+
+def _carry_late_tombstones(sources: dict[int, SealedSegment], kept: dict[int, np.ndarray],
+                           merged: SealedSegment) -> None:
+    """Tombstones that reached the sources after the compaction read them."""
+    stamps = [s.delete_stamps()[kept[sid]] for sid, s in sources.items()]
+    late = np.concatenate(stamps) if stamps else np.empty(0, np.uint64)
+    hit = late != NEVER
+    if hit.any():
+        merged.delete_stamps()[hit] = late[hit]
