@@ -111,7 +111,7 @@ def compact(collection: Collection, job: Job | None = None, major: bool = False)
                 _execute(collection, plan, {sid: segments[sid] for sid in plan.sources},
                          {sid: files[sid] for sid in plan.sources}, ts)
                 plan.state = "Completed"
-            except Exception as exc:  # noqa: BLE001 (reported on the job; other plans go on)
+            except Exception as exc:
                 plan.state, plan.failure = "Failed", str(exc)
                 log.exception("compaction plan %d of %s failed", plan.plan_id, collection.name)
         job.state = "Completed"
