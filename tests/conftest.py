@@ -30,15 +30,17 @@ def free_port() -> int:
 class Server:
     """One `elanus serve` subprocess on a free loopback port over `data`."""
 
-    def __init__(self, data: Path, port: int | None = None) -> None:
+    def __init__(self, data: Path, port: int | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.data = data
+        self.env = env or {}
         self.port = port or free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data.parent / f"{data.name}-server.log"
 
     def start(self) -> Server:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [SERVER_PYTHON, "-m", "elanus", "serve", "--host", "127.0.0.1",
