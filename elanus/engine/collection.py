@@ -11,6 +11,7 @@ exactly.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,7 +23,7 @@ import pyarrow as pa
 from elanus.engine.rows import prepare_rows
 from elanus.engine.segment import GrowingSegment, SealedSegment, SegmentView
 from elanus.engine.tso import compose, physical_ms
-from elanus.errors import CollectionNotLoaded
+from elanus.errors import CollectionNotLoaded, Corruption
 from elanus.index.vector import IndexSpec
 from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema
 from elanus.storage import records
@@ -31,6 +32,8 @@ from elanus.storage.segment_file import read_segment, write_segment
 
 if TYPE_CHECKING:
     from elanus.engine.engine import Engine
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PARTITION = "_default"
 TTL_PROPERTY = "collection.ttl.seconds"
@@ -240,9 +243,17 @@ class Collection:
             if self.loaded:
                 return
             segments = self.open_sealed([f for f in self.files if f.kind == "segment"])
+            broken = []
             for f in self.files:
                 if f.kind == "index" and f.segment_id in segments:
-                    self.engine.index_builder.attach(self, segments[f.segment_id], f)
+                    try:
+                        self.engine.index_builder.attach(self, segments[f.segment_id], f)
+                    except Corruption as exc:  # derived data: report it, rebuild it
+                        log.error("%s; the index is rebuilt", exc)
+                        broken.append(f.key)
+            if broken:
+                self.engine.catalog.commit(Commit(self.id, remove=broken))
+                self.files = [f for f in self.files if f.key not in set(broken)]
             self.sealed = segments
             self.loaded = True
         self.engine.index_builder.schedule(self)

@@ -297,3 +297,55 @@ def test_ttl_hides_expired_rows(tmp_path: Path) -> None:
         assert not [f for f in e.collection("default", "books").files if f.kind == "segment"]
     finally:
         e.close()
+
+
+def _flip_byte(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+def test_corrupt_index_file_is_named_and_rebuilt(tmp_path: Path, caplog) -> None:
+    e = _open(tmp_path / "d")
+    e.create_collection("default", _schema())
+    e.create_index("default", "books", "vector", "", {"index_type": "HNSW", "metric_type": "L2"})
+    cols = _columns(np.arange(200))
+    e.insert("default", "books", cols, 200)
+    e.flush("default", "books")
+    e.load_collection("default", "books")
+    assert e.wait_idle(60)
+    index_file = next(f for f in e.collection("default", "books").files if f.kind == "index")
+    e.close()
+    _flip_byte(tmp_path / "d" / "objects" / index_file.key)
+    again = _open(tmp_path / "d")
+    try:
+        assert index_file.key in caplog.text
+        assert again.wait_idle(60)
+        info = again.describe_index("default", "books")[0]
+        assert (info.indexed_rows, info.state) == (200, "Finished")
+        vectors = np.asarray(cols["vector"].values).reshape(-1, DIM)
+        assert _search_ids(again, vectors[[17]]) == [[17]]
+    finally:
+        again.close()
+
+
+def test_corrupt_delta_file_is_named(tmp_path: Path) -> None:
+    from elanus.errors import Corruption
+
+    e = _open(tmp_path / "d")
+    e.create_collection("default", _schema())
+    e.create_index("default", "books", "vector", "", {"metric_type": "L2"})
+    e.insert("default", "books", _columns(np.arange(20)), 20)
+    e.flush("default", "books")
+    e.delete("default", "books", "id in [1, 2]")
+    e.flush("default", "books")
+    delta = next(f for f in e.collection("default", "books").files if f.kind == "delta")
+    e.close()
+    _flip_byte(tmp_path / "d" / "objects" / delta.key)
+    again = _open(tmp_path / "d", auto_compaction=False)
+    try:
+        with pytest.raises(Corruption) as err:
+            again.load_collection("default", "books")
+        assert delta.key in str(err.value)
+    finally:
+        again.close()
