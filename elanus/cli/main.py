@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 import elanus
+from elanus.engine.limits import DEFAULT_SEAL_BYTES, DEFAULT_SEAL_ROWS
 
 log = logging.getLogger("elanus")
 
@@ -21,7 +22,8 @@ def _serve(args: argparse.Namespace) -> int:
     from elanus.server.grpc.server import GrpcServer
 
     try:
-        engine = Engine(args.data)
+        engine = Engine(args.data, seal_rows=args.segment_max_rows,
+                        seal_bytes=args.segment_max_mb << 20)
     except ElanusError as exc:
         log.error("%s", exc)
         return 2
@@ -63,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=19530, help="gRPC port (default 19530)")
     serve.add_argument("--data", default="./data", help="data directory (default ./data)")
+    serve.add_argument("--segment-max-rows", type=int, default=DEFAULT_SEAL_ROWS,
+                       help=f"seal a growing segment at this many rows "
+                            f"(default {DEFAULT_SEAL_ROWS})")
+    serve.add_argument("--segment-max-mb", type=int, default=DEFAULT_SEAL_BYTES >> 20,
+                       help=f"... or at this many megabytes (default {DEFAULT_SEAL_BYTES >> 20})")
     serve.set_defaults(func=_serve)
     return parser
 

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PARTITION = "_default"
 TTL_PROPERTY = "collection.ttl.seconds"
+MMAP_PROPERTY = "mmap.enabled"
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,8 @@ class Collection:
             pks = table.column(self.schema.primary.name).combine_chunks()
             self.apply_delete(pks, int(table.column(TIMESTAMP_COLUMN)[0].as_py()), lsn)
         self.growing.append(table, lsn)
-        if self.growing.num_rows >= self.engine.seal_rows:
+        if (self.growing.num_rows >= self.engine.seal_rows
+                or self.growing.nbytes >= self.engine.seal_bytes):
             self.engine.request_flush(self)
 
     def apply_delete(self, pks: pa.Array, ts: int, lsn: int) -> int:
@@ -177,7 +179,8 @@ class Collection:
         sealed = None
         if view.num_rows:
             key = f"collections/{self.id}/segments/{seg.id}.arrow"
-            info = write_segment(store, key, view.table)
+            # One record batch: the sealed file then maps as one zero-copy chunk per column.
+            info = write_segment(store, key, view.table.combine_chunks())
             commit.add.append(FileRecord(key, self.id, "segment", seg.id, info.size,
                                          info.checksum, info.num_rows, seg.partition))
             sealed = SealedSegment(seg.id, seg.partition, self.schema, self._read(
@@ -221,7 +224,11 @@ class Collection:
         return garbage
 
     def _read(self, key: str, size: int, checksum: int) -> pa.Table:
-        return read_segment(self.engine.store, key, size=size, checksum=checksum, mmap=True)
+        # Sealed files are memory-mapped unless the collection sets mmap.enabled to false: the
+        # operating system then pages column data in and out, so collections larger than RAM
+        # can be served.
+        mmap = self.properties.get(MMAP_PROPERTY, "true").lower() != "false"
+        return read_segment(self.engine.store, key, size=size, checksum=checksum, mmap=mmap)
 
     # -- load / release --------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 from elanus.engine import compaction, read
 from elanus.engine.collection import Collection
 from elanus.engine.indexing import IndexBuilder
+from elanus.engine.limits import DEFAULT_SEAL_BYTES, DEFAULT_SEAL_ROWS
 from elanus.engine.requests import (
     CollectionInfo,
     CollectionStats,
@@ -59,17 +60,17 @@ log = logging.getLogger(__name__)
 DEFAULT_DB = "default"
 FAULT_ENV = "ELANUS_FAULT"  # crash tests: the fault point at which to die
 FAULT_EXIT = 86
-DEFAULT_SEAL_ROWS = 200_000
 CONSISTENCY_BOUNDED = 2
 
 
 class Engine:
     def __init__(self, data_dir: str | Path, *, seal_rows: int = DEFAULT_SEAL_ROWS,
-                 auto_compaction: bool = True) -> None:
+                 seal_bytes: int = DEFAULT_SEAL_BYTES, auto_compaction: bool = True) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._dir_lock = DataDirLock(self.data_dir)
-        self.seal_rows = seal_rows
+        self.seal_rows = seal_rows  # a growing segment seals at this many rows ...
+        self.seal_bytes = seal_bytes  # ... or this many bytes, whichever comes first
         self.auto_compaction = auto_compaction
         self.catalog = Catalog(self.data_dir / "catalog.sqlite")
         self.store = LocalObjectStore(self.data_dir / "objects")

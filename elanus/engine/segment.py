@@ -140,6 +140,7 @@ class GrowingSegment(Segment):
         self._delete_ts = _Buffer(np.dtype(np.uint64))
         self._lock = threading.Lock()
         self.num_rows = 0
+        self.nbytes = 0
         self.max_ts = 0
         self.first_lsn = 0  # the first WAL record this segment holds; 0 while empty
         self.last_lsn = 0
@@ -158,6 +159,7 @@ class GrowingSegment(Segment):
             self._tables.append(table)
             self._table_cache = None
             self.num_rows += n
+            self.nbytes += table.nbytes
         self.max_ts = max(self.max_ts, int(ts.max()) if n else 0)
         self.first_lsn = self.first_lsn or lsn
         self.last_lsn = lsn
