@@ -6,6 +6,10 @@ leaves either the old or the new state. Segment, delta and index files are writt
 before the transaction that names them commits; files no transaction names are garbage, collected
 later, never half of a collection.
 
+Every row carries a CRC-32 of its values (column `crc`), checked whenever the row is read, so a
+damaged catalog is reported as Corruption naming the table and row, never served; SQLite's
+`quick_check` at open covers the page structure.
+
 Values crossing this boundary are frozen dataclasses. Any thread may call; one lock serialises
 access to the connection.
 """
@@ -15,7 +19,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +29,7 @@ from typing import Any
 from elanus.errors import Corruption
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, crc INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS collections (
     id INTEGER PRIMARY KEY,
     db TEXT NOT NULL,
@@ -34,8 +39,9 @@ CREATE TABLE IF NOT EXISTS collections (
     consistency_level INTEGER NOT NULL,
     num_shards INTEGER NOT NULL,
     created_ts INTEGER NOT NULL,
-    loaded INTEGER NOT NULL DEFAULT 0,
-    checkpoint_lsn INTEGER NOT NULL DEFAULT 0,
+    loaded INTEGER NOT NULL,
+    checkpoint_lsn INTEGER NOT NULL,
+    crc INTEGER NOT NULL,
     UNIQUE (db, name)
 );
 CREATE TABLE IF NOT EXISTS indexes (
@@ -45,6 +51,7 @@ CREATE TABLE IF NOT EXISTS indexes (
     index_type TEXT NOT NULL,
     metric_type TEXT NOT NULL,
     params TEXT NOT NULL,
+    crc INTEGER NOT NULL,
     PRIMARY KEY (collection_id, index_name)
 );
 CREATE TABLE IF NOT EXISTS files (
@@ -52,13 +59,53 @@ CREATE TABLE IF NOT EXISTS files (
     collection_id INTEGER NOT NULL,
     kind TEXT NOT NULL,
     segment_id INTEGER NOT NULL,
-    partition TEXT NOT NULL,
-    index_name TEXT NOT NULL,
     size INTEGER NOT NULL,
     checksum INTEGER NOT NULL,
-    num_rows INTEGER NOT NULL
+    num_rows INTEGER NOT NULL,
+    partition TEXT NOT NULL,
+    index_name TEXT NOT NULL,
+    crc INTEGER NOT NULL
 );
 """
+
+_COLUMNS = {
+    "meta": ("key", "value"),
+    "collections": ("id", "db", "name", "schema", "properties", "consistency_level",
+                    "num_shards", "created_ts", "loaded", "checkpoint_lsn"),
+    "indexes": ("collection_id", "index_name", "field_name", "index_type", "metric_type",
+                "params"),
+    "files": ("key", "collection_id", "kind", "segment_id", "size", "checksum", "num_rows",
+              "partition", "index_name"),
+}
+
+
+def _row_crc(table: str, values: Sequence[Any]) -> int:
+    return zlib.crc32(json.dumps([table, *values], separators=(",", ":")).encode())
+
+
+def _put(db: sqlite3.Connection, table: str, values: Sequence[Any]) -> None:
+    """Insert or replace one row with its checksum."""
+    marks = ",".join("?" * (len(values) + 1))
+    db.execute(f"INSERT OR REPLACE INTO {table} VALUES ({marks})",
+               (*values, _row_crc(table, values)))
+
+
+def _get(db: sqlite3.Connection, path: Path, table: str, where: str = "",
+         args: Sequence[Any] = (), order: str = "rowid") -> list[tuple[Any, ...]]:
+    """Rows of `table` (all columns but crc), each checked against its checksum."""
+    cols = ", ".join(_COLUMNS[table])
+    try:
+        rows = db.execute(f"SELECT {cols}, crc FROM {table} {where} ORDER BY {order}",
+                          tuple(args)).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise Corruption(str(path), f"table {table}: {exc}") from exc
+    out = []
+    for row in rows:
+        values = row[:-1]
+        if _row_crc(table, values) != row[-1]:
+            raise Corruption(str(path), f"table {table}, row {values[0]!r}: checksum mismatch")
+        out.append(values)
+    return out
 
 
 @dataclass(frozen=True)
@@ -120,11 +167,11 @@ class Catalog:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             ok = self._db.execute("PRAGMA quick_check").fetchone()[0]
+            if ok != "ok":
+                raise Corruption(str(path), ok)
+            self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise Corruption(str(path), str(exc)) from exc
-        if ok != "ok":
-            raise Corruption(str(path), ok)
-        self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
         with self._lock:
@@ -141,40 +188,41 @@ class Catalog:
                 raise
             self._db.execute("COMMIT")
 
+    def _read(self, table: str, where: str = "", args: Sequence[Any] = (),
+              order: str = "rowid") -> list[tuple[Any, ...]]:
+        with self._lock:
+            return _get(self._db, self.path, table, where, args, order)
+
     # -- meta ------------------------------------------------------------------------------
 
     def get_meta(self, key: str, default: str = "") -> str:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return row[0] if row else default
+        rows = self._read("meta", "WHERE key=?", (key,))
+        return str(rows[0][1]) if rows else default
 
     def next_id(self, kind: str, count: int = 1) -> int:
         """Allocate `count` consecutive ids of `kind`; returns the first. Durable."""
+        key = f"next_{kind}"
         with self._tx() as db:
-            row = db.execute("SELECT value FROM meta WHERE key=?", (f"next_{kind}",)).fetchone()
-            first = int(row[0]) if row else 1
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"next_{kind}", str(first + count)))
+            rows = _get(db, self.path, "meta", "WHERE key=?", (key,))
+            first = int(rows[0][1]) if rows else 1
+            _put(db, "meta", (key, str(first + count)))
         return first
 
     # -- collections -----------------------------------------------------------------------
 
     def collections(self) -> list[CollectionRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, db, name, schema, properties, consistency_level, num_shards, "
-                "created_ts, loaded, checkpoint_lsn FROM collections ORDER BY id").fetchall()
-        return [CollectionRecord(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), r[5], r[6],
-                                 r[7], bool(r[8]), r[9]) for r in rows]
+        try:
+            return [CollectionRecord(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), r[5],
+                                     r[6], r[7], bool(r[8]), r[9])
+                    for r in self._read("collections", order="id")]
+        except ValueError as exc:
+            raise Corruption(str(self.path), f"table collections: {exc}") from exc
 
     def create_collection(self, rec: CollectionRecord, indexes: list[IndexRecord]) -> None:
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO collections VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (rec.id, rec.db, rec.name, json.dumps(rec.schema), json.dumps(rec.properties),
-                 rec.consistency_level, rec.num_shards, rec.created_ts, int(rec.loaded),
-                 rec.checkpoint_lsn))
+            _put(db, "collections", _collection_row(rec))
             for ix in indexes:
-                self._insert_index(db, ix)
+                _put(db, "indexes", _index_row(ix))
 
     def drop_collection(self, collection_id: int) -> list[str]:
         """Forget a collection; returns the keys of its files, now garbage."""
@@ -186,28 +234,31 @@ class Catalog:
             db.execute("DELETE FROM collections WHERE id=?", (collection_id,))
         return keys
 
+    def _update_collection(self, db: sqlite3.Connection, collection_id: int,
+                           **changes: Any) -> None:
+        rows = _get(db, self.path, "collections", "WHERE id=?", (collection_id,))
+        if not rows:
+            return
+        values = dict(zip(_COLUMNS["collections"], rows[0]))
+        values.update(changes)
+        _put(db, "collections", tuple(values[c] for c in _COLUMNS["collections"]))
+
     def set_loaded(self, collection_id: int, loaded: bool) -> None:
         with self._tx() as db:
-            db.execute("UPDATE collections SET loaded=? WHERE id=?", (int(loaded), collection_id))
+            self._update_collection(db, collection_id, loaded=int(loaded))
 
     # -- indexes ---------------------------------------------------------------------------
 
     def indexes(self) -> list[IndexRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT collection_id, index_name, field_name, index_type, metric_type, params "
-                "FROM indexes ORDER BY rowid").fetchall()
-        return [IndexRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+        try:
+            return [IndexRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]))
+                    for r in self._read("indexes")]
+        except ValueError as exc:
+            raise Corruption(str(self.path), f"table indexes: {exc}") from exc
 
     def add_index(self, ix: IndexRecord) -> None:
         with self._tx() as db:
-            self._insert_index(db, ix)
-
-    @staticmethod
-    def _insert_index(db: sqlite3.Connection, ix: IndexRecord) -> None:
-        db.execute("INSERT INTO indexes VALUES (?,?,?,?,?,?)",
-                   (ix.collection_id, ix.index_name, ix.field_name, ix.index_type,
-                    ix.metric_type, json.dumps(ix.params)))
+            _put(db, "indexes", _index_row(ix))
 
     def drop_index(self, collection_id: int, index_name: str) -> list[str]:
         with self._tx() as db:
@@ -223,29 +274,31 @@ class Catalog:
     # -- files -----------------------------------------------------------------------------
 
     def files(self, collection_id: int | None = None) -> list[FileRecord]:
-        sql = ("SELECT key, collection_id, kind, segment_id, size, checksum, num_rows, partition, "
-               "index_name FROM files")
-        args: tuple[Any, ...] = ()
-        if collection_id is not None:
-            sql += " WHERE collection_id=?"
-            args = (collection_id,)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY segment_id, key", args).fetchall()
-        return [FileRecord(*r) for r in rows]
+        where, args = ("WHERE collection_id=?", (collection_id,)) if collection_id else ("", ())
+        return [FileRecord(*r) for r in self._read("files", where, args, "segment_id, key")]
 
     def commit(self, c: Commit) -> None:
         """Apply one collection's file changes and checkpoint atomically."""
         with self._tx() as db:
             for f in c.add:
-                db.execute("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?)",
-                           (f.key, f.collection_id, f.kind, f.segment_id, f.partition,
-                            f.index_name, f.size, f.checksum, f.num_rows))
+                _put(db, "files", (f.key, f.collection_id, f.kind, f.segment_id, f.size,
+                                   f.checksum, f.num_rows, f.partition, f.index_name))
             for key in c.remove:
                 db.execute("DELETE FROM files WHERE key=?", (key,))
             if c.checkpoint_lsn is not None:
-                db.execute("UPDATE collections SET checkpoint_lsn=? WHERE id=?",
-                           (c.checkpoint_lsn, c.collection_id))
+                self._update_collection(db, c.collection_id, checkpoint_lsn=c.checkpoint_lsn)
             if c.max_ts is not None:
-                row = db.execute("SELECT value FROM meta WHERE key='max_ts'").fetchone()
-                if row is None or int(row[0]) < c.max_ts:
-                    db.execute("INSERT OR REPLACE INTO meta VALUES ('max_ts', ?)", (str(c.max_ts),))
+                rows = _get(db, self.path, "meta", "WHERE key='max_ts'")
+                if not rows or int(rows[0][1]) < c.max_ts:
+                    _put(db, "meta", ("max_ts", str(c.max_ts)))
+
+
+def _collection_row(rec: CollectionRecord) -> tuple[Any, ...]:
+    return (rec.id, rec.db, rec.name, json.dumps(rec.schema), json.dumps(rec.properties),
+            rec.consistency_level, rec.num_shards, rec.created_ts, int(rec.loaded),
+            rec.checkpoint_lsn)
+
+
+def _index_row(ix: IndexRecord) -> tuple[Any, ...]:
+    return (ix.collection_id, ix.index_name, ix.field_name, ix.index_type, ix.metric_type,
+            json.dumps(ix.params))

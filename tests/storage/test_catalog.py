@@ -1,0 +1,64 @@
+"""The catalog: one transaction per change, every row checksummed."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from elanus.errors import Corruption
+from elanus.storage.catalog import Catalog, CollectionRecord, Commit, FileRecord, IndexRecord
+
+
+def _catalog(tmp_path: Path) -> Catalog:
+    cat = Catalog(tmp_path / "catalog.sqlite")
+    cat.create_collection(CollectionRecord(1, "default", "books", {"name": "books"}, {}, 2, 1,
+                                           100, False, 0),
+                          [IndexRecord(1, "vector", "vector", "HNSW", "L2", {"M": "16"})])
+    cat.commit(Commit(1, add=[FileRecord("collections/1/segments/2.arrow", 1, "segment", 2,
+                                         10, 1234, 5)], checkpoint_lsn=7, max_ts=99))
+    return cat
+
+
+def test_changes_round_trip_and_survive_reopen(tmp_path: Path) -> None:
+    cat = _catalog(tmp_path)
+    cat.set_loaded(1, True)
+    assert cat.next_id("segment", 3) == 1 and cat.next_id("segment") == 4
+    cat.close()
+    again = Catalog(tmp_path / "catalog.sqlite")
+    (rec,) = again.collections()
+    assert (rec.loaded, rec.checkpoint_lsn) == (True, 7)
+    assert again.files()[0].num_rows == 5
+    assert again.indexes()[0].params == {"M": "16"}
+    assert again.get_meta("max_ts") == "99"
+    assert again.drop_collection(1) == ["collections/1/segments/2.arrow"]
+    assert again.collections() == [] and again.files() == []
+    again.close()
+
+
+@pytest.mark.parametrize("table, column", [("collections", "checkpoint_lsn"),
+                                           ("files", "num_rows"), ("indexes", "params"),
+                                           ("meta", "value")])
+def test_a_changed_row_is_reported_by_table(tmp_path: Path, table: str, column: str) -> None:
+    _catalog(tmp_path).close()
+    raw = sqlite3.connect(tmp_path / "catalog.sqlite")
+    value = "'{\"M\": \"32\"}'" if column == "params" else "'12345'"
+    raw.execute(f"UPDATE {table} SET {column} = {value}")
+    raw.commit()
+    raw.close()
+    cat = Catalog(tmp_path / "catalog.sqlite")
+    with pytest.raises(Corruption) as err:
+        {"collections": cat.collections, "files": cat.files, "indexes": cat.indexes,
+         "meta": lambda: cat.get_meta("max_ts")}[table]()
+    assert f"table {table}" in str(err.value) and "catalog.sqlite" in str(err.value)
+    cat.close()
+
+
+def test_a_damaged_file_is_reported(tmp_path: Path) -> None:
+    _catalog(tmp_path).close()
+    path = tmp_path / "catalog.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(Corruption) as err:
+        Catalog(path)
+    assert "catalog.sqlite" in str(err.value)
