@@ -169,8 +169,9 @@ class Collection:
             try:
                 return self._seal(seg, deletes)
             finally:
-                with self.lock:
-                    self.sealing.remove(seg)
+                with self.lock:  # on success _seal already swapped it for its sealed form
+                    if seg in self.sealing:
+                        self.sealing.remove(seg)
 
     def _seal(self, seg: GrowingSegment, deletes: _Deletes) -> list[int]:
         store, commit = self.engine.store, Commit(self.id, checkpoint_lsn=seg.last_lsn)
@@ -199,7 +200,8 @@ class Collection:
             self.engine.catalog.commit(commit)
             self.files.extend(commit.add)
             self.checkpoint_lsn = seg.last_lsn
-            if sealed is not None and self.loaded:
+            self.sealing.remove(seg)  # in the same step as its sealed form appears: no reader
+            if sealed is not None and self.loaded:  # sees the rows twice or not at all
                 # Deletes the rows saw while growing (or while being sealed) carry over.
                 sealed.delete_stamps()[:] = seg.delete_stamps()[: sealed.num_rows]
                 self.sealed[sealed.id] = sealed

@@ -349,3 +349,43 @@ def test_corrupt_delta_file_is_named(tmp_path: Path) -> None:
         assert delta.key in str(err.value)
     finally:
         again.close()
+
+
+def test_readers_never_see_rows_twice_or_lose_them_during_seals_and_compactions(
+        tmp_path: Path) -> None:
+    import threading
+
+    e = _open(tmp_path / "d", seal_rows=300)
+    try:
+        e.create_collection("default", _schema())
+        e.create_index("default", "books", "vector", "", {"index_type": "FLAT",
+                                                          "metric_type": "L2"})
+        e.load_collection("default", "books")
+        acked = [0]
+        stop = threading.Event()
+        problems: list[str] = []
+
+        def read() -> None:
+            while not stop.is_set():
+                floor = acked[0]
+                res = e.query(QueryRequest("default", "books", "id >= 0", ("id",)))
+                ids = res.fields.column("id").to_pylist()
+                if len(ids) != len(set(ids)):
+                    problems.append("duplicate rows")
+                if len(ids) < floor:
+                    problems.append(f"saw {len(ids)} rows, {floor} acknowledged")
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        for start in range(0, 3000, 100):
+            e.insert("default", "books", _columns(np.arange(start, start + 100)), 100)
+            acked[0] = start + 100
+            if start % 700 == 0:
+                e.flush("default", "books")
+        assert e.wait_idle(60)
+        stop.set()
+        reader.join(30)
+        assert not problems, problems[:3]
+        assert _count(e) == 3000
+    finally:
+        e.close()

@@ -1,0 +1,174 @@
+"""Helpers shared by the benchmarks in this folder (imported as `common`; see each script).
+
+Every engine of a benchmark runs in its own subprocess of the benchmark script (`--engine ...`)
+and prints one line `BENCH_JSON {...}`; `run_worker` runs one, bounded, and parses that line.
+milvus-lite lives in its own venv, made by `ensure_lite_venv` only when asked for. The elanus
+server helpers start `python -m elanus serve`, connect pymilvus to it, and stop it with SIGTERM,
+each with a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+LITE_VENV = Path("/tmp/mlite-venv")
+LITE_PKGS = ["milvus-lite==3.2.2", "pymilvus", "numpy", "pyarrow"]
+MARK = "BENCH_JSON "
+
+SERVER_START_S = 60.0  # elanus serve -> pymilvus connects
+SERVER_STOP_S = 30.0  # SIGTERM -> exit
+PIP_TIMEOUT_S = 600.0
+
+
+def default_server_python() -> str:
+    venv_py = REPO / ".venv" / "bin" / "python"
+    return str(venv_py) if venv_py.exists() else sys.executable
+
+
+# --------------------------------------------------------------------------------------------
+# workers
+
+
+def emit(result: dict[str, Any]) -> None:
+    """A worker's one result line."""
+    sys.stdout.write(MARK + json.dumps(result) + "\n")
+    sys.stdout.flush()
+
+
+def run_worker(script: Path, engine: str, python: str, workdir: Path, extra: Sequence[str],
+               timeout: float, label: str = "") -> dict[str, Any]:
+    """Run `script --engine ENGINE --workdir DIR ...` under `python`; its BENCH_JSON result."""
+    label = label or engine
+    cmd = [python, str(script), "--engine", engine, "--workdir", str(workdir), *extra]
+    print(f"[{label}] running ({python})", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              cwd=str(workdir), check=False)
+    except subprocess.TimeoutExpired as exc:
+        err = exc.stderr or ""
+        tail = err.decode(errors="replace") if isinstance(err, bytes) else err
+        out = exc.stdout or ""
+        out = out.decode(errors="replace") if isinstance(out, bytes) else out
+        print(f"[{label}] ERROR timed out after {timeout:.0f} s", file=sys.stderr, flush=True)
+        return {"error": f"worker timed out after {timeout:.0f} s", "stderr_tail": tail[-2000:],
+                "stdout_tail": out[-2000:]}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(MARK):
+            r: dict[str, Any] = json.loads(line[len(MARK):])
+            break
+    else:
+        r = {"error": f"worker exited {proc.returncode} without a result",
+             "stdout_tail": proc.stdout[-2000:]}
+    r["stderr_tail"] = proc.stderr[-2000:]
+    status = "ERROR " + r["error"] if "error" in r else "ok"
+    print(f"[{label}] {status} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)
+    return r
+
+
+def ensure_lite_venv(venv: Path) -> str:
+    """The python of a venv holding milvus-lite 3.2.2 (created and filled on first use)."""
+    py = venv / "bin" / "python"
+    probe = [str(py), "-c", "import milvus_lite, pymilvus, numpy, pyarrow"]
+    if py.exists() and subprocess.run(probe, capture_output=True, timeout=120,
+                                      check=False).returncode == 0:
+        return str(py)
+    if not py.exists():
+        base_py = shutil.which("python3") or sys.executable
+        print(f"[lite] creating venv {venv}", file=sys.stderr)
+        subprocess.run([base_py, "-m", "venv", str(venv)], check=True, timeout=300)
+    print(f"[lite] pip install {' '.join(LITE_PKGS)}", file=sys.stderr)
+    subprocess.run([str(py), "-m", "pip", "install", "--quiet", *LITE_PKGS], check=True,
+                   timeout=PIP_TIMEOUT_S)
+    subprocess.run(probe, check=True, timeout=120)
+    return str(py)
+
+
+# --------------------------------------------------------------------------------------------
+# elanus server
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(server_python: str, data: Path, port: int, log_path: Path,
+                 extra: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+    """`python -m elanus serve` on 127.0.0.1:port over `data`, logging to `log_path`."""
+    cmd = [server_python, "-m", "elanus", "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--data", str(data), *extra]
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(log_path.parent))
+
+
+def connect(proc: subprocess.Popen[bytes], port: int, timeout: float = SERVER_START_S) -> Any:
+    """A pymilvus MilvusClient of the server, once it answers (bounded by `timeout`)."""
+    from pymilvus import MilvusClient
+
+    t0, last = time.perf_counter(), None
+    while time.perf_counter() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            client = MilvusClient(uri=f"http://127.0.0.1:{port}", timeout=2)
+            client.list_collections()
+            return client
+        except Exception as exc:  # noqa: BLE001 - not up yet
+            last = exc
+            time.sleep(0.05)
+    raise TimeoutError(f"server not reachable after {timeout:.0f} s: {last}")
+
+
+def stop_server(proc: subprocess.Popen[bytes], timeout: float = SERVER_STOP_S) -> str:
+    """SIGTERM and wait; kill after `timeout`. Returns a problem description or ''."""
+    if proc.poll() is not None:
+        return ""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+        return ""
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+        return f"no exit {timeout:.0f} s after SIGTERM: killed"
+
+
+# --------------------------------------------------------------------------------------------
+# table
+
+
+def fmt(value: Any, spec: str) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    return spec.format(value) if isinstance(value, (int, float)) else "-"
+
+
+def ratio(a: Any, b: Any) -> str:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return "-"
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b:
+        return f"{a / b:.2f}x"
+    return "-"
+
+
+def render(header: list[str], lines: list[list[str]]) -> str:
+    """Left-aligned first column, right-aligned others."""
+    widths = [max(len(str(r[i])) for r in [header, *lines]) for i in range(len(header))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i])
+                         for i, c in enumerate(r))
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, lines)])
