@@ -22,10 +22,7 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,14 +32,27 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also under lite's venv
+from common import (
+    LITE_VENV,
+    REPO,
+    connect,
+    default_server_python,
+    emit,
+    ensure_lite_venv,
+    fmt,
+    free_port,
+    ratio,
+    render,
+    start_server,
+    stop_server,
+)
+from common import run_worker as _run_worker
+
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "pydocs-minilm-384"
 if not DEFAULT_DATA.is_dir():
     DEFAULT_DATA = Path("/work/shared/data/pydocs-minilm-384")
 DEFAULT_OUT = Path("/tmp/elanus-bench/quickstart.json")
-LITE_VENV = Path("/tmp/mlite-venv")
-LITE_PKGS = ["milvus-lite==3.2.2", "pymilvus", "numpy", "pyarrow"]
-MARK = "BENCH_JSON "
 
 DIM = 384
 K = 10
@@ -56,10 +66,7 @@ COUNT_FILTER, COUNT_THRESHOLD, COUNT_REPEATS = "num < 500", 500, 20
 WARMUP = 10
 
 INDEX_WAIT_S = 300.0  # create_index -> describe_index state Finished
-SERVER_START_S = 60.0  # elanus serve -> pymilvus connects
-SERVER_STOP_S = 30.0  # SIGTERM -> exit
 WORKER_TIMEOUT_S = 480.0  # one engine's whole subprocess
-PIP_TIMEOUT_S = 600.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,40 +302,18 @@ def run_embedded(workdir: Path, info: dict[str, Any]) -> dict[str, Any]:
     return r
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def run_served(workdir: Path, info: dict[str, Any], server_python: str) -> dict[str, Any]:
     import pymilvus
-    from pymilvus import MilvusClient
 
     d = load_data(workdir)
     r: dict[str, Any] = {"version": f"pymilvus {pymilvus.__version__} client"}
     with tempfile.TemporaryDirectory(prefix="elanus-srv-") as tmp:
         port = free_port()
         log_path = Path(tmp) / "server.log"
-        data = Path(tmp) / "data"
-        cmd = [server_python, "-m", "elanus", "serve", "--host", "127.0.0.1", "--port", str(port), "--data", str(data)]
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+        proc = start_server(server_python, Path(tmp) / "data", port, log_path)
         try:
             t0 = time.perf_counter()
-            client, last = None, None
-            while time.perf_counter() - t0 < SERVER_START_S:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"server exited with {proc.returncode}")
-                try:
-                    client = MilvusClient(uri=f"http://127.0.0.1:{port}", timeout=2)
-                    client.list_collections()
-                    break
-                except Exception as exc:  # noqa: BLE001 - not up yet
-                    last, client = exc, None
-                    time.sleep(0.25)
-            if client is None:
-                raise TimeoutError(f"server not reachable after {SERVER_START_S:.0f} s: {last}")
+            client = connect(proc, port)
             r["server_start_s"] = time.perf_counter() - t0
             r.update(_milvus_workload(client, d, info))
             client.close()
@@ -336,14 +321,9 @@ def run_served(workdir: Path, info: dict[str, Any], server_python: str) -> dict[
             r["error"] = f"server: {type(exc).__name__}: {exc}"
             r["traceback"] = traceback.format_exc()
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=SERVER_STOP_S)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
-                    r["stop_problem"] = f"no exit {SERVER_STOP_S:.0f} s after SIGTERM: killed"
+            problem = stop_server(proc)
+            if problem:
+                r["stop_problem"] = problem
             r["server_exit_code"] = proc.returncode
             log_text = log_path.read_text(errors="replace")
             r["server_log_tail"] = log_text[-3000:]
@@ -384,8 +364,7 @@ def worker_main(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001
         r = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
     r["wall_s"] = time.perf_counter() - t0
-    sys.stdout.write(MARK + json.dumps(r) + "\n")
-    sys.stdout.flush()
+    emit(r)
     return 0
 
 
@@ -393,40 +372,8 @@ def worker_main(args: argparse.Namespace) -> int:
 # driver
 
 
-def ensure_lite_venv(venv: Path) -> str:
-    py = venv / "bin" / "python"
-    probe = [str(py), "-c", "import milvus_lite, pymilvus, numpy, pyarrow"]
-    if py.exists() and subprocess.run(probe, capture_output=True, timeout=120, check=False).returncode == 0:
-        return str(py)
-    if not py.exists():
-        base_py = shutil.which("python3") or sys.executable
-        print(f"[lite] creating venv {venv}", file=sys.stderr)
-        subprocess.run([base_py, "-m", "venv", str(venv)], check=True, timeout=300)
-    print(f"[lite] pip install {' '.join(LITE_PKGS)}", file=sys.stderr)
-    subprocess.run([str(py), "-m", "pip", "install", "--quiet", *LITE_PKGS], check=True, timeout=PIP_TIMEOUT_S)
-    subprocess.run(probe, check=True, timeout=120)
-    return str(py)
-
-
 def run_worker(engine: str, python: str, workdir: Path, extra: list[str], timeout: float) -> dict[str, Any]:
-    cmd = [python, str(Path(__file__).resolve()), "--engine", engine, "--workdir", str(workdir), *extra]
-    print(f"[{engine}] running ({python})", file=sys.stderr, flush=True)
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=str(workdir), check=False)
-    except subprocess.TimeoutExpired as exc:
-        tail = (exc.stderr or b"")[-2000:] if isinstance(exc.stderr, bytes) else (exc.stderr or "")[-2000:]
-        return {"error": f"worker timed out after {timeout:.0f} s", "stderr_tail": str(tail)}
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith(MARK):
-            r = json.loads(line[len(MARK) :])
-            break
-    else:
-        r = {"error": f"worker exited {proc.returncode} without a result", "stdout_tail": proc.stdout[-2000:]}
-    r["stderr_tail"] = proc.stderr[-2000:]
-    status = "ERROR " + r["error"] if "error" in r else "ok"
-    print(f"[{engine}] {status} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)
-    return r
+    return _run_worker(Path(__file__).resolve(), engine, python, workdir, extra, timeout)
 
 
 ROWS = [  # key, label, format
@@ -445,16 +392,6 @@ ROWS = [  # key, label, format
 ]
 
 
-def fmt(value: Any, spec: str) -> str:
-    return spec.format(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
-
-
-def ratio(a: Any, b: Any) -> str:
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b:
-        return f"{a / b:.2f}x"
-    return "-"
-
-
 def render_table(results: dict[str, dict[str, Any]]) -> str:
     engines = [e for e in ("faiss", "lite", "embedded", "served") if e in results]
     names = {"faiss": "faiss", "lite": "milvus-lite", "embedded": "elanus-emb", "served": "elanus-srv"}
@@ -471,12 +408,7 @@ def render_table(results: dict[str, dict[str, Any]]) -> str:
         row = [label, *[fmt(results[e].get(key), spec) for e in engines]]
         row += [ratio(results[e].get(key), results[ref].get(key)) for _, e, ref in ratio_cols]
         lines.append(row)
-    widths = [max(len(str(r[i])) for r in [header, *lines]) for i in range(len(header))]
-
-    def line(r: list[str]) -> str:
-        return "  ".join(str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i]) for i, c in enumerate(r))
-
-    out = [line(header), "  ".join("-" * w for w in widths), *[line(r) for r in lines]]
+    out = [render(header, lines)]
     out.append("ratios are value / reference value (for s and ms, > 1 means slower; for QPS, rows/s, recall, > 1 means higher)")
     return "\n".join(out)
 
@@ -549,8 +481,7 @@ def main() -> int:
     p.add_argument("--filtered-queries", type=int, default=200, help="queries per filter (default 200)")
     p.add_argument("--engines", default="", help="comma list subset of faiss,embedded,served,lite")
     p.add_argument("--worker-timeout", type=float, default=WORKER_TIMEOUT_S)
-    venv_py = REPO / ".venv" / "bin" / "python"
-    p.add_argument("--server-python", default=str(venv_py) if venv_py.exists() else sys.executable)
+    p.add_argument("--server-python", default=default_server_python())
     p.add_argument("--engine", help=argparse.SUPPRESS)
     p.add_argument("--workdir", help=argparse.SUPPRESS)
     args = p.parse_args()

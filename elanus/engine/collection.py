@@ -145,9 +145,7 @@ class Collection:
         count = sum(s.apply_delete(pks, ts) for s in self._all_segments())
         self.pending.pks.append(pks)
         self.pending.ts.append(ts)
-        if not self.growing.first_lsn:
-            self.growing.first_lsn = lsn
-        self.growing.last_lsn = lsn
+        self.growing.note_lsn(lsn)
         return count
 
     def _all_segments(self) -> list[GrowingSegment | SealedSegment]:

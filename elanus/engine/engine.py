@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -60,6 +61,8 @@ log = logging.getLogger(__name__)
 DEFAULT_DB = "default"
 FAULT_ENV = "ELANUS_FAULT"  # crash tests: the fault point at which to die
 FAULT_EXIT = 86
+MAINTENANCE_SECONDS = 60.0
+SEAL_IDLE_SECONDS = 600.0  # a growing segment older than this seals even when small
 CONSISTENCY_BOUNDED = 2
 
 
@@ -87,6 +90,10 @@ class Engine:
         self._recover()
         self._flusher.start()
         self._compactor.start()
+        self._stopping = threading.Event()
+        self._ticker = threading.Thread(target=self._maintain, name="elanus-maintenance",
+                                        daemon=True)
+        self._ticker.start()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -143,6 +150,8 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        self._stopping.set()
+        self._ticker.join(timeout=10)
         self._flusher.stop()
         self._compactor.stop()
         self.index_builder.stop()
@@ -155,6 +164,19 @@ class Engine:
 
     def request_flush(self, collection: Collection) -> None:
         self._flusher.submit(collection)
+
+    def _maintain(self) -> None:
+        """Every minute: seal growing segments that have waited long enough (so the WAL stays
+        short and restarts fast), and let the compactor drop rows a TTL has expired."""
+        while not self._stopping.wait(MAINTENANCE_SECONDS):
+            now = time.monotonic()
+            with self._lock:
+                collections = list(self._collections.values())
+            for c in collections:
+                if c.growing.first_lsn and now - c.growing.first_at > SEAL_IDLE_SECONDS:
+                    self.request_flush(c)
+                if c.ttl_seconds:
+                    self.request_compaction(c)
 
     def request_compaction(self, collection: Collection) -> None:
         """Let the compactor look for small or much-deleted segments (automatic compaction)."""

@@ -16,6 +16,7 @@ no lock.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,6 +144,7 @@ class GrowingSegment(Segment):
         self.nbytes = 0
         self.max_ts = 0
         self.first_lsn = 0  # the first WAL record this segment holds; 0 while empty
+        self.first_at = 0.0  # time.monotonic() of that record
         self.last_lsn = 0
 
     def append(self, table: pa.Table, lsn: int) -> None:
@@ -161,7 +163,12 @@ class GrowingSegment(Segment):
             self.num_rows += n
             self.nbytes += table.nbytes
         self.max_ts = max(self.max_ts, int(ts.max()) if n else 0)
-        self.first_lsn = self.first_lsn or lsn
+        self.note_lsn(lsn)
+
+    def note_lsn(self, lsn: int) -> None:
+        """Record that WAL record `lsn` (an insert or a delete) is applied here."""
+        if not self.first_lsn:
+            self.first_lsn, self.first_at = lsn, time.monotonic()
         self.last_lsn = lsn
 
     def table(self) -> pa.Table:
