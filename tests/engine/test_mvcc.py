@@ -70,6 +70,33 @@ def _open(path: Path, auto_compaction: bool = False) -> Engine:
     return engine
 
 
+def _apply(engine: Engine, path: Path, model: Model, op: str, keys: list[int],
+           version: int) -> Engine:
+    """Do `op` on the engine and the model alike; returns the engine (new after a restart)."""
+    if op in ("insert", "upsert"):
+        res = engine.insert("default", "m", _columns(keys, version), len(keys),
+                            upsert=op == "upsert")
+        if op == "upsert":
+            model.tombstones += [(k, res.timestamp) for k in keys]
+        model.rows += [(k, res.timestamp, version) for k in keys]
+    elif op == "delete":
+        res = engine.delete("default", "m", f"id in {keys}")
+        model.tombstones += [(k, res.timestamp) for k in keys]
+    elif op == "flush":
+        engine.flush("default", "m")
+    elif op == "compact":
+        job_id = engine.compact("default", "m")
+        assert engine.wait_idle(60)
+        job = engine.compaction_job(job_id)
+        assert job is not None and job.state == "Completed"
+        assert all(p.state == "Completed" for p in job.plans)
+    elif op == "restart":
+        auto = engine.auto_compaction
+        engine.close()
+        engine = _open(path, auto_compaction=auto)
+    return engine
+
+
 def _read(engine: Engine, ts: int) -> list[tuple[int, int]]:
     res = engine.query(QueryRequest("default", "m", "id >= 0", ("version",), read_ts=ts))
     return sorted(zip(res.fields.column("id").to_pylist(),
@@ -85,20 +112,7 @@ def test_reads_at_any_timestamp_match_the_model(ops: list[tuple[str, list[int]]]
         model, stamps = Model(), []
         try:
             for version, (op, keys) in enumerate(ops):
-                if op in ("insert", "upsert"):
-                    res = engine.insert("default", "m", _columns(keys, version), len(keys),
-                                        upsert=op == "upsert")
-                    if op == "upsert":
-                        model.tombstones += [(k, res.timestamp) for k in keys]
-                    model.rows += [(k, res.timestamp, version) for k in keys]
-                elif op == "delete":
-                    res = engine.delete("default", "m", f"id in {keys}")
-                    model.tombstones += [(k, res.timestamp) for k in keys]
-                elif op == "flush":
-                    engine.flush("default", "m")
-                elif op == "restart":
-                    engine.close()
-                    engine = _open(path)
+                engine = _apply(engine, path, model, op, keys, version)
                 stamps.append(engine.tso.allocate())
             for ts in stamps:
                 assert _read(engine, ts) == model.visible(ts), f"read at {ts}"
@@ -123,26 +137,7 @@ def test_compaction_and_restart_never_change_what_is_visible(
         model = Model()
         try:
             for version, (op, keys) in enumerate(ops):
-                if op in ("insert", "upsert"):
-                    res = engine.insert("default", "m", _columns(keys, version), len(keys),
-                                        upsert=op == "upsert")
-                    if op == "upsert":
-                        model.tombstones += [(k, res.timestamp) for k in keys]
-                    model.rows += [(k, res.timestamp, version) for k in keys]
-                elif op == "delete":
-                    res = engine.delete("default", "m", f"id in {keys}")
-                    model.tombstones += [(k, res.timestamp) for k in keys]
-                elif op == "flush":
-                    engine.flush("default", "m")
-                elif op == "compact":
-                    job_id = engine.compact("default", "m")
-                    assert engine.wait_idle(60)
-                    job = engine.compaction_job(job_id)
-                    assert job is not None and job.state == "Completed"
-                    assert all(p.state == "Completed" for p in job.plans)
-                elif op == "restart":
-                    engine.close()
-                    engine = _open(path, auto_compaction=True)
+                engine = _apply(engine, path, model, op, keys, version)
                 assert engine.wait_idle(60)
                 now = engine.tso.allocate()
                 assert _read(engine, now) == model.visible(now), f"after {op}"
