@@ -23,7 +23,7 @@ import pyarrow as pa
 from elanus.engine.rows import prepare_rows
 from elanus.engine.segment import GrowingSegment, SealedSegment, SegmentView
 from elanus.engine.tso import compose, physical_ms
-from elanus.errors import CollectionNotLoaded, Corruption
+from elanus.errors import CollectionNotLoaded, Corruption, InvalidArgument
 from elanus.index.vector import IndexSpec
 from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema
 from elanus.storage import records
@@ -38,6 +38,19 @@ log = logging.getLogger(__name__)
 DEFAULT_PARTITION = "_default"
 TTL_PROPERTY = "collection.ttl.seconds"
 MMAP_PROPERTY = "mmap.enabled"
+
+
+def check_property(key: str, value: str) -> None:
+    """Refuse values of the properties elanus acts on that it could not act on."""
+    if key == TTL_PROPERTY:
+        try:
+            ok = int(value) >= 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise InvalidArgument(f"collection TTL is not a valid positive integer: {value}")
+    if key == MMAP_PROPERTY and value.lower() not in ("true", "false"):
+        raise InvalidArgument(f"invalid mmap.enabled value: {value}, expected true or false")
 
 
 @dataclass(frozen=True)

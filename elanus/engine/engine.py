@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from elanus.engine import compaction, read
-from elanus.engine.collection import Collection
+from elanus.engine.collection import MMAP_PROPERTY, Collection, check_property
 from elanus.engine.indexing import IndexBuilder
 from elanus.engine.limits import DEFAULT_SEAL_BYTES, DEFAULT_SEAL_ROWS
 from elanus.engine.requests import (
@@ -223,6 +223,8 @@ class Engine:
                           properties: dict[str, str] | None = None) -> None:
         db = self._check_db(db)
         schema = validate_schema(schema)
+        for key, value in (properties or {}).items():
+            check_property(key, value)
         with self._lock:
             existing = self._collections.get((db, schema.name))
             if existing is not None:
@@ -266,6 +268,20 @@ class Engine:
         c = self.collection(db, name)
         return CollectionInfo(c.id, c.db, c.name, c.schema, c.created_ts, c.consistency_level,
                               c.num_shards, dict(c.properties), ("_default",))
+
+    def alter_collection_properties(self, db: str, name: str, changes: dict[str, str],
+                                    delete_keys: list[str]) -> None:
+        """Set and remove collection properties; TTL changes apply to the next read."""
+        c = self.collection(db, name)
+        for key, value in changes.items():
+            check_property(key, value)
+        with c.lock:
+            if MMAP_PROPERTY in {*changes, *delete_keys} and c.loaded:
+                raise InvalidArgument("can not alter mmap properties if collection loaded")
+            props = {k: v for k, v in c.properties.items() if k not in delete_keys}
+            props.update(changes)
+            self.catalog.set_properties(c.id, props)
+            c.properties = props
 
     def collection_by_id(self, cid: int) -> Collection:
         with self._lock:

@@ -243,6 +243,10 @@ class Catalog:
         values.update(changes)
         _put(db, "collections", tuple(values[c] for c in _COLUMNS["collections"]))
 
+    def set_properties(self, collection_id: int, properties: dict[str, str]) -> None:
+        with self._tx() as db:
+            self._update_collection(db, collection_id, properties=json.dumps(properties))
+
     def set_loaded(self, collection_id: int, loaded: bool) -> None:
         with self._tx() as db:
             self._update_collection(db, collection_id, loaded=int(loaded))

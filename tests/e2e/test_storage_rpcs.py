@@ -73,3 +73,27 @@ def test_mutations_return_increasing_hybrid_timestamps(served_uri: str, name: st
     finally:
         connections.disconnect(name)
         client.close()
+
+
+def test_ttl_set_and_dropped_by_altering_properties(milvus, name: str) -> None:
+    milvus.create_collection(name, dimension=4)
+    milvus.insert(name, [{"id": i, "vector": [1, i, 0, 0]} for i in range(3)])
+    milvus.alter_collection_properties(name, properties={"collection.ttl.seconds": 1})
+    assert milvus.describe_collection(name)["properties"]["collection.ttl.seconds"] == "1"
+    time.sleep(1.3)
+    assert milvus.query(name, filter="id >= 0") == []
+    milvus.drop_collection_properties(name, property_keys=["collection.ttl.seconds"])
+    assert "collection.ttl.seconds" not in milvus.describe_collection(name)["properties"]
+    milvus.insert(name, [{"id": 9, "vector": [1, 0, 0, 0]}])
+    assert [r["id"] for r in milvus.query(name, filter="id >= 9")] == [9]
+
+
+def test_bad_property_values_are_refused(milvus, name: str) -> None:
+    import pytest
+    from pymilvus import MilvusException
+
+    milvus.create_collection(name, dimension=4)
+    with pytest.raises(MilvusException, match="collection TTL is not a valid positive integer"):
+        milvus.alter_collection_properties(name, properties={"collection.ttl.seconds": "soon"})
+    with pytest.raises(MilvusException, match="can not alter mmap properties if collection loaded"):
+        milvus.alter_collection_properties(name, properties={"mmap.enabled": "false"})

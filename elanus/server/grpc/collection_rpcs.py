@@ -231,3 +231,11 @@ def get_compaction_plans(engine: Engine, req: Any,
              for p in job.plans]
     return milvus_pb2.GetCompactionPlansResponse(status=OK, state=_COMPACTION_STATES[job.state],
                                                  mergeInfos=infos)
+
+
+@handler("AlterCollection")
+def alter_collection(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
+    db = db_name(req, ctx)
+    name = req.collection_name or engine.collection_by_id(req.collectionID).name
+    engine.alter_collection_properties(db, name, kv_pairs(req.properties), list(req.delete_keys))
+    return OK
