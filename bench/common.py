@@ -121,6 +121,12 @@ def connect(proc: subprocess.Popen[bytes], port: int, timeout: float = SERVER_ST
     while time.perf_counter() - t0 < timeout:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
+        try:  # a cheap probe first: a refused MilvusClient() can block for its whole timeout
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError as exc:
+            last = exc
+            time.sleep(0.02)
+            continue
         try:
             client = MilvusClient(uri=f"http://127.0.0.1:{port}", timeout=2)
             client.list_collections()

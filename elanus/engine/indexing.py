@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from elanus.engine.segment import SealedSegment
 from elanus.engine.worker import Worker
+from elanus.errors import Corruption
 from elanus.index.registry import build_plan
-from elanus.index.vector import FaissIndex, IndexSpec, build_index
+from elanus.index.vector import IndexSpec, build_index, load_index
 from elanus.storage.catalog import Commit, FileRecord
 from elanus.storage.segment_file import read_blob, write_blob
 
@@ -93,5 +94,9 @@ class IndexBuilder:
             return
         data = read_blob(self.engine.store, f.key, size=f.size, checksum=f.checksum)
         plan = build_plan(spec.index_type, spec.params)
-        segment.set_index(spec.field_name, FaissIndex.deserialize(
-            data, spec.metric_type, plan.kind, segment.raw_vectors(spec.field_name)))
+        try:
+            index = load_index(data, spec.metric_type, plan.kind,
+                               segment.raw_vectors(spec.field_name))
+        except (ValueError, RuntimeError) as exc:  # faiss refuses bytes it did not write
+            raise Corruption(f.key, f"undecodable index file: {exc}") from exc
+        segment.set_index(spec.field_name, index)

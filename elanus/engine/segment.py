@@ -24,7 +24,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from elanus.index.vector import FaissIndex, normalized
+from elanus.index.vector import VectorIndex, normalized
 from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema
 
 Mask = npt.NDArray[np.bool_]
@@ -76,7 +76,7 @@ class Segment:
         """The first `n` vectors of `field`, unit-normalised when `cosine`."""
         raise NotImplementedError
 
-    def index(self, field: str) -> FaissIndex | None:
+    def index(self, field: str) -> VectorIndex | None:
         raise NotImplementedError
 
     @property
@@ -116,7 +116,7 @@ class SegmentView:
     def vectors(self, field: str, cosine: bool = False) -> npt.NDArray[np.float32]:
         return self.segment.vectors(field, self.num_rows, cosine)
 
-    def index(self, field: str) -> FaissIndex | None:
+    def index(self, field: str) -> VectorIndex | None:
         return self.segment.index(field)
 
     def visible(self, read_ts: int, expire_before: int = 0) -> Mask:
@@ -191,7 +191,7 @@ class GrowingSegment(Segment):
         buf = (self._unit if cosine else self._vectors)[field]
         return buf.data[:n]
 
-    def index(self, field: str) -> FaissIndex | None:
+    def index(self, field: str) -> VectorIndex | None:
         return None
 
     def delete_stamps(self) -> Stamps:
@@ -212,7 +212,7 @@ class SealedSegment(Segment):
         self._raw = {f.name: vector_view(self._table.column(f.name), f.dim)
                      for f in schema.vector_fields}
         self._unit: dict[str, npt.NDArray[np.float32]] = {}
-        self._indexes: dict[str, FaissIndex] = {}
+        self._indexes: dict[str, VectorIndex] = {}
         self._filter_cache: dict[object, object] = {}
         self.max_ts = int(self._ts.max()) if self.num_rows else 0
 
@@ -233,10 +233,10 @@ class SealedSegment(Segment):
     def raw_vectors(self, field: str) -> npt.NDArray[np.float32]:
         return self._raw[field]
 
-    def index(self, field: str) -> FaissIndex | None:
+    def index(self, field: str) -> VectorIndex | None:
         return self._indexes.get(field)
 
-    def set_index(self, field: str, index: FaissIndex | None) -> None:
+    def set_index(self, field: str, index: VectorIndex | None) -> None:
         if index is None:
             self._indexes.pop(field, None)
         else:

@@ -14,7 +14,7 @@ search if the index comes back short. faiss releases the GIL, so segments search
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import faiss
 import numpy as np
@@ -98,6 +98,56 @@ class IndexSpec:
     params: dict[str, str]  # every user-given key/value, for describe_index
 
 
+class VectorIndex(Protocol):
+    """Search structure over one sealed segment's vectors (conventions: the module docstring)."""
+
+    metric: str
+    kind: str
+
+    @property
+    def num_rows(self) -> int: ...
+
+    def serialize(self) -> bytes: ...
+
+    def search(self, queries: Vectors, k: int, allowed: npt.NDArray[np.bool_] | None = None,
+               params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
+        """Return (offsets, scores), both shaped (len(queries), k); a missing hit is -1."""
+        ...
+
+
+FLAT_MARKER = b"elanus-flat-v1"  # a FLAT index stores nothing: it searches the segment itself
+
+
+class FlatIndex:
+    """FLAT: exact search over the segment's own (memory-mapped) vectors; nothing to build,
+    nothing to store, nothing to load."""
+
+    kind = "FLAT"
+
+    def __init__(self, base: Vectors, metric: str) -> None:
+        self._base, self.metric = base, metric
+
+    @property
+    def num_rows(self) -> int:
+        return len(self._base)
+
+    def serialize(self) -> bytes:
+        return FLAT_MARKER
+
+    def search(self, queries: Vectors, k: int, allowed: npt.NDArray[np.bool_] | None = None,
+               params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
+        return exact_search(self._base, queries, k, self.metric, allowed)
+
+
+def load_index(data: bytes, metric: str, kind: str, base: Vectors) -> VectorIndex:
+    """An index from its serialized form over the segment's raw vectors `base`."""
+    if kind == "FLAT":
+        if data != FLAT_MARKER:
+            raise ValueError("not a FLAT index file")
+        return FlatIndex(prepare(base, metric), metric)
+    return FaissIndex.deserialize(data, metric, kind, base)
+
+
 class FaissIndex:
     """A built faiss index over one segment's vectors for one metric."""
 
@@ -174,9 +224,11 @@ def _int_param(params: dict[str, str], name: str, default: int, low: int, high: 
     return value
 
 
-def build_index(kind: str, vectors: Vectors, metric: str, params: dict[str, str]) -> FaissIndex:
-    """Build a faiss index of `kind` ("FLAT", "HNSW", "IVF_FLAT") over raw segment vectors."""
+def build_index(kind: str, vectors: Vectors, metric: str, params: dict[str, str]) -> VectorIndex:
+    """Build an index of `kind` ("FLAT", "HNSW", "IVF_FLAT") over raw segment vectors."""
     base = prepare(vectors, metric)
+    if kind == "FLAT":
+        return FlatIndex(base, metric)
     n, dim = base.shape
     fm = faiss_metric(metric)
     index: Any
@@ -192,7 +244,7 @@ def build_index(kind: str, vectors: Vectors, metric: str, params: dict[str, str]
         index.cp.min_points_per_centroid = 1
         index.train(base)
     else:
-        index = faiss.IndexFlat(dim, fm)
+        raise ValueError(f"unknown index kind {kind}")
     if n:
         index.add(base)
     return FaissIndex(index, metric, kind, base)

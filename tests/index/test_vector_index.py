@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from elanus.index.vector import FaissIndex, build_index, exact_search, prepare
+from elanus.index.vector import build_index, exact_search, load_index, prepare
 
 
 def _recall(got: np.ndarray, want: np.ndarray) -> float:
@@ -61,7 +61,7 @@ def test_filtered_search_returns_k_whenever_k_rows_pass(data, share: float) -> N
 def test_serialized_index_answers_the_same(data) -> None:
     base, queries = data
     index = build_index("HNSW", base, "COSINE", {"M": "16", "efConstruction": "100"})
-    again = FaissIndex.deserialize(index.serialize(), "COSINE", "HNSW", base)
+    again = load_index(index.serialize(), "COSINE", "HNSW", base)
     q = prepare(queries, "COSINE")
     np.testing.assert_array_equal(index.search(q, 5)[0], again.search(q, 5)[0])
 
@@ -71,3 +71,15 @@ def test_k_larger_than_rows_pads_with_minus_one() -> None:
     got, _scores = exact_search(base, base[:1], 5, "IP")
     assert got[0].tolist()[:3] == [0, 1, 2] or got[0][0] == 0
     assert (got[0][3:] == -1).all()
+
+
+def test_flat_index_stores_nothing_and_searches_the_segment_itself(data) -> None:
+    base, queries = data
+    index = build_index("FLAT", base, "L2", {})
+    blob = index.serialize()
+    assert len(blob) < 64
+    again = load_index(blob, "L2", "FLAT", base)
+    want, _ = exact_search(base, queries, 5, "L2")
+    np.testing.assert_array_equal(again.search(queries, 5)[0], want)
+    with pytest.raises(ValueError):
+        load_index(b"garbage", "L2", "FLAT", base)
