@@ -19,6 +19,7 @@ so once every segment older than a delta file is compacted away, the delta file 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,12 @@ log = logging.getLogger(__name__)
 
 SMALL_SHARE = 0.5  # a segment under this share of the seal size is small
 DELETED_SHARE = 0.2  # a segment with this share of rows deleted or expired is rewritten
+# Small segments merge by size tiers (a tier spans a factor of TIER_FACTOR in row count), once
+# a tier holds MIN_MERGE of them: a row is rewritten about once per tier it climbs, not once per
+# flush.
+TIER_BASE = 1
+TIER_FACTOR = 4
+MIN_MERGE = 4
 
 
 @dataclass
@@ -62,19 +69,16 @@ def _dropped_share(seg: SealedSegment, ts: int, expire_before: int) -> float:
     return 1.0 - float(kept) / float(seg.num_rows)
 
 
-def plan_groups(collection: Collection, segments: dict[int, SealedSegment], ts: int,
-                major: bool) -> list[list[int]]:
-    """Groups of segment ids worth rewriting together (each group up to the seal size)."""
-    limit = collection.engine.seal_rows
-    expire = collection.expire_before(ts)
-    dirty = {sid for sid, s in segments.items()
-             if _dropped_share(s, ts, expire) >= (1e-12 if major else DELETED_SHARE)}
-    small = sorted((sid for sid, s in segments.items()
-                    if major or s.num_rows < limit * SMALL_SHARE), key=lambda i: i)
+def _tier(rows: int) -> int:
+    return int(math.log(rows / TIER_BASE, TIER_FACTOR)) if rows > TIER_BASE else 0
+
+
+def _pack(ids: list[int], segments: dict[int, SealedSegment], limit: int) -> list[list[int]]:
+    """Consecutive runs of `ids` holding at most `limit` rows each."""
     groups: list[list[int]] = []
     current: list[int] = []
     rows = 0
-    for sid in small:
+    for sid in ids:
         n = segments[sid].num_rows
         if current and rows + n > limit:
             groups.append(current)
@@ -83,6 +87,29 @@ def plan_groups(collection: Collection, segments: dict[int, SealedSegment], ts: 
         rows += n
     if current:
         groups.append(current)
+    return groups
+
+
+def plan_groups(collection: Collection, segments: dict[int, SealedSegment], ts: int,
+                major: bool) -> list[list[int]]:
+    """Groups of segment ids worth rewriting together (each group up to the seal size).
+
+    Major (manual) compaction packs every segment; automatic compaction merges small segments
+    tier by tier, and rewrites alone any segment with many deleted or expired rows.
+    """
+    limit = collection.engine.seal_rows
+    expire = collection.expire_before(ts)
+    dirty = {sid for sid, s in segments.items()
+             if _dropped_share(s, ts, expire) >= (1e-12 if major else DELETED_SHARE)}
+    if major:
+        groups = _pack(sorted(segments), segments, limit)
+    else:
+        tiers: dict[int, list[int]] = {}
+        for sid in sorted(segments):
+            if segments[sid].num_rows < limit * SMALL_SHARE:
+                tiers.setdefault(_tier(segments[sid].num_rows), []).append(sid)
+        groups = [g for ids in tiers.values() if len(ids) >= MIN_MERGE
+                  for g in _pack(ids, segments, limit)]
     grouped = {sid for g in groups for sid in g}
     groups = [g for g in groups if len(g) > 1 or g[0] in dirty]
     groups += [[sid] for sid in sorted(dirty - grouped)]

@@ -239,14 +239,14 @@ def test_small_segments_merge_and_deleted_rows_are_dropped(tmp_path: Path) -> No
         e.create_index("default", "books", "vector", "", {"index_type": "HNSW",
                                                           "metric_type": "L2"})
         e.load_collection("default", "books")
-        cols = [_columns(np.arange(i * 100, (i + 1) * 100), seed=i) for i in range(3)]
+        cols = [_columns(np.arange(i * 100, (i + 1) * 100), seed=i) for i in range(4)]
         for i, c in enumerate(cols):
             e.insert("default", "books", c, 100)
             e.flush("default", "books")
         assert e.wait_idle(60)
         coll = e.collection("default", "books")
         segments = [f for f in coll.files if f.kind == "segment"]
-        assert len(segments) == 1 and segments[0].num_rows == 300  # merged automatically
+        assert len(segments) == 1 and segments[0].num_rows == 400  # a full tier merges itself
         e.delete("default", "books", "id < 150")
         e.flush("default", "books")
         job = e.compact("default", "books")
@@ -254,7 +254,7 @@ def test_small_segments_merge_and_deleted_rows_are_dropped(tmp_path: Path) -> No
         state = e.compaction_job(job)
         assert state is not None and state.state == "Completed" and state.plans
         segments = [f for f in coll.files if f.kind == "segment"]
-        assert sum(f.num_rows for f in segments) == 150
+        assert sum(f.num_rows for f in segments) == 250
         assert not [f for f in coll.files if f.kind == "delta"]  # no segment needs them now
         assert {f.segment_id for f in coll.files if f.kind == "index"} == {
             f.segment_id for f in segments}
@@ -265,7 +265,7 @@ def test_small_segments_merge_and_deleted_rows_are_dropped(tmp_path: Path) -> No
         e.close()
     again = _open(tmp_path / "d")
     try:
-        assert _count(again) == 150
+        assert _count(again) == 250
     finally:
         again.close()
 
@@ -389,3 +389,28 @@ def test_readers_never_see_rows_twice_or_lose_them_during_seals_and_compactions(
         assert _count(e) == 3000
     finally:
         e.close()
+
+
+def test_automatic_merges_rewrite_each_row_a_few_times_not_once_per_flush(tmp_path: Path) -> None:
+    from elanus.engine import compaction
+
+    e = _open(tmp_path / "d", auto_compaction=False)
+    try:
+        e.create_collection("default", _schema())
+        coll = e.collection("default", "books")
+        rewritten = 0
+        for start in range(0, 40 * 50, 50):
+            e.insert("default", "books", _columns(np.arange(start, start + 50)), 50)
+            e.flush("default", "books")
+            job = compaction.compact(coll)
+            if job is not None:
+                rewritten += sum(f.num_rows for f in coll.files if f.kind == "segment"
+                                 and f.segment_id in {p.target for p in job.plans})
+        assert rewritten <= 3 * 40 * 50  # each of 2,000 rows rewritten at most ~3 times
+        assert _count_files(coll) < 40
+    finally:
+        e.close()
+
+
+def _count_files(coll) -> int:  # type: ignore[no-untyped-def]
+    return sum(1 for f in coll.files if f.kind == "segment")

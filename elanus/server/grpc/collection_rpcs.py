@@ -185,6 +185,9 @@ def truncate_collection(engine: Engine, req: Any, ctx: Any) -> Any:
 # -- compaction -----------------------------------------------------------------------------
 
 _COMPACTION_STATES = {"Executing": common_pb2.Executing, "Completed": common_pb2.Completed}
+_PLAN_STATES = {"Executing": common_pb2.CompactionTaskStateExecuting,
+                "Completed": common_pb2.CompactionTaskStateCompleted,
+                "Failed": common_pb2.CompactionTaskStateFailed}
 
 
 @handler("ManualCompaction")
@@ -226,7 +229,8 @@ def get_compaction_plans(engine: Engine, req: Any,
     infos = [milvus_pb2.CompactionMergeInfo(sources=p.sources, target=p.target, plan_id=p.plan_id,
                                             trigger_id=job.job_id,
                                             collection_id=job.collection_id,
-                                            state=_COMPACTION_STATES.get(p.state, 0),
+                                            state=_PLAN_STATES[p.state],
+                                            type=common_pb2.CompactionTypeMix,
                                             failure_reason=p.failure, targets=[p.target])
              for p in job.plans]
     return milvus_pb2.GetCompactionPlansResponse(status=OK, state=_COMPACTION_STATES[job.state],
