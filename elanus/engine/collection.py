@@ -23,7 +23,7 @@ import pyarrow as pa
 from elanus.engine.rows import prepare_rows
 from elanus.engine.segment import GrowingSegment, SealedSegment, SegmentView
 from elanus.engine.tso import compose, physical_ms
-from elanus.errors import CollectionNotLoaded, Corruption, InvalidArgument
+from elanus.errors import CollectionNotFound, CollectionNotLoaded, Corruption, InvalidArgument
 from elanus.index.vector import IndexSpec
 from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema
 from elanus.storage import records
@@ -67,6 +67,12 @@ DELTA_PK = "pk"
 DELTA_TS = "ts"
 
 
+@dataclass(frozen=True)
+class Sealing:
+    segment: GrowingSegment
+    deletes: _Deletes
+
+
 @dataclass
 class _Deletes:
     """Tombstones not yet in a delta file: primary keys and their delete timestamps."""
@@ -97,7 +103,10 @@ class Collection:
         self.loaded = False
         self.lock = threading.RLock()
         self.growing = GrowingSegment(engine.new_segment_id(), DEFAULT_PARTITION, schema)
-        self.sealing: list[GrowingSegment] = []  # sealed in memory, file commit in progress
+        # Sealed in memory, file commit in progress (or failed and waiting for the next flush):
+        # each with the tombstones logged while it grew. Readers, loads and the WAL see them.
+        self.sealing: list[Sealing] = []
+        self.dropped = False
         self.sealed: dict[int, SealedSegment] = {}  # loaded sealed segments
         self.pending = _Deletes([], [])
         self._flush_lock = threading.Lock()
@@ -120,11 +129,13 @@ class Collection:
                ) -> tuple[pa.Table, int]:
         """Validate, log and apply rows; returns (rows as stored, timestamp)."""
         with self.lock:
+            self._check_live()
             ts = self.engine.tso.allocate()
             table = prepare_rows(self.schema, columns, num_rows, ts, self.engine.tso.allocate,
                                  upsert=upsert)
             record = records.InsertRecord(self.id, DEFAULT_PARTITION, table, upsert)
             lsn = self.engine.wal.submit(records.encode(record))
+            self.growing.note_lsn(lsn)  # pins the WAL before anything else can fail
             self.apply(record, lsn)
         # The reply waits for the disk, the collection does not: concurrent writers share fsyncs.
         self.engine.wal.wait_durable(lsn)
@@ -133,9 +144,11 @@ class Collection:
     def delete(self, pks: pa.Array) -> tuple[int, int]:
         """Delete live rows with these primary keys; returns (deleted count, timestamp)."""
         with self.lock:
+            self._check_live()
             ts = self.engine.tso.allocate()
             record = records.DeleteRecord(self.id, ts, pks.cast(self.pk_type))
             lsn = self.engine.wal.submit(records.encode(record))
+            self.growing.note_lsn(lsn)
             count = self.apply_delete(record.pks, ts, lsn)
         self.engine.wal.wait_durable(lsn)
         return count, ts
@@ -161,30 +174,42 @@ class Collection:
         self.growing.note_lsn(lsn)
         return count
 
+    def _check_live(self) -> None:
+        if self.dropped:
+            raise CollectionNotFound(self.name, self.db)
+
     def _all_segments(self) -> list[GrowingSegment | SealedSegment]:
-        return [*self.sealed.values(), *self.sealing, self.growing]
+        return [*self.sealed.values(), *(s.segment for s in self.sealing), self.growing]
+
+    def unsealed_lsn(self) -> int:
+        """The oldest WAL record not yet in a committed file (0: none). Caller holds the lock."""
+        lsns = [s.segment.first_lsn for s in self.sealing] + [self.growing.first_lsn]
+        return min((n for n in lsns if n), default=0)
 
     # -- flush -----------------------------------------------------------------------------
 
     def flush(self) -> list[int]:
-        """Seal the growing segment into files and commit them; returns the sealed ids."""
+        """Seal the growing segment into files and commit them; returns the sealed ids.
+
+        Seals commit in log order: one that failed (a full disk, say) stays readable, keeps its
+        WAL records pinned, and is retried first by the next flush.
+        """
         with self._flush_lock:
             with self.lock:
-                seg, deletes = self.growing, self.pending
-                if not seg.first_lsn:
-                    return []
-                self.growing = GrowingSegment(self.engine.new_segment_id(), DEFAULT_PARTITION,
-                                              self.schema)
-                self.pending = _Deletes([], [])
-                self.sealing.append(seg)
-            try:
-                return self._seal(seg, deletes)
-            finally:
-                with self.lock:  # on success _seal already swapped it for its sealed form
-                    if seg in self.sealing:
-                        self.sealing.remove(seg)
+                self._check_live()
+                if self.growing.first_lsn:
+                    next_id = self.engine.new_segment_id()
+                    self.sealing.append(Sealing(self.growing, self.pending))
+                    self.growing = GrowingSegment(next_id, DEFAULT_PARTITION, self.schema)
+                    self.pending = _Deletes([], [])
+                queue = list(self.sealing)
+            sealed_ids: list[int] = []
+            for item in queue:
+                sealed_ids += self._seal(item)
+            return sealed_ids
 
-    def _seal(self, seg: GrowingSegment, deletes: _Deletes) -> list[int]:
+    def _seal(self, item: Sealing) -> list[int]:
+        seg, deletes = item.segment, item.deletes
         store, commit = self.engine.store, Commit(self.id, checkpoint_lsn=seg.last_lsn)
         sealed_ids: list[int] = []
         view = seg.snapshot()
@@ -204,14 +229,16 @@ class Collection:
             key = f"collections/{self.id}/deltas/{delta_id}.arrow"
             info = write_segment(store, key, deletes.table(self.pk_type))
             commit.add.append(FileRecord(key, self.id, "delta", delta_id, info.size,
-                                         info.checksum, info.num_rows))
-        commit.max_ts = seg.max_ts or None
+                                         info.checksum, info.num_rows, max_ts=max(deletes.ts)))
         self.engine.fault("seal:before-commit")
         with self.lock:
+            if self.dropped:
+                self._discard(commit)
+                return []
             self.engine.catalog.commit(commit)
             self.files.extend(commit.add)
             self.checkpoint_lsn = seg.last_lsn
-            self.sealing.remove(seg)  # in the same step as its sealed form appears: no reader
+            self.sealing.remove(item)  # in the same step as its sealed form appears: no reader
             if sealed is not None and self.loaded:  # sees the rows twice or not at all
                 # Deletes the rows saw while growing (or while being sealed) carry over.
                 sealed.delete_stamps()[:] = seg.delete_stamps()[: sealed.num_rows]
@@ -223,11 +250,18 @@ class Collection:
             self.engine.request_compaction(self)
         return sealed_ids
 
+    def _discard(self, commit: Commit) -> None:
+        """Files written for a collection dropped meanwhile: delete them, commit nothing."""
+        for f in commit.add:
+            self.engine.store.delete(f.key)
+
     def truncate(self) -> list[str]:
         """Forget every row in one catalog commit; returns the keys of the files now garbage."""
         with self._flush_lock, self.compaction_lock, self.lock:
             garbage = [f.key for f in self.files]
-            checkpoint = max(self.checkpoint_lsn, self.growing.last_lsn)
+            checkpoint = max(self.checkpoint_lsn, self.growing.last_lsn,
+                             *(s.segment.last_lsn for s in self.sealing))
+            self.sealing = []
             self.engine.catalog.commit(Commit(self.id, remove=garbage,
                                               checkpoint_lsn=checkpoint))
             self.files, self.sealed, self.checkpoint_lsn = [], {}, checkpoint
@@ -254,6 +288,8 @@ class Collection:
         for f in self.files:
             if f.kind == "delta":
                 self._apply_delta(segments.values(), self._read(f.key, f.size, f.checksum))
+        for item in self.sealing:  # tombstones whose delta file is not committed yet
+            self._apply_delta(segments.values(), item.deletes.table(self.pk_type))
         self._apply_delta(segments.values(), self.pending.table(self.pk_type))
         return segments
 
@@ -330,4 +366,5 @@ class Collection:
         """Rows stored (deleted rows included until compaction, as Milvus counts them)."""
         with self.lock:
             sealed = sum(f.num_rows for f in self.files if f.kind == "segment")
-            return sealed + sum(s.num_rows for s in [*self.sealing, self.growing])
+            growing = [*(s.segment for s in self.sealing), self.growing]
+            return sealed + sum(s.num_rows for s in growing)

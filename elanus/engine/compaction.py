@@ -156,40 +156,55 @@ def _execute(collection: Collection, plan: Plan, sources: dict[int, SealedSegmen
     new_id = engine.new_segment_id()
     plan.target = new_id
     commit = Commit(collection.id)
-    new_file = None
+    merged = None
     if table is not None and table.num_rows:
         key = f"collections/{collection.id}/segments/{new_id}.arrow"
         info = write_segment(engine.store, key, table)
+        # It absorbed every tombstone up to `ts`: delta files need not cover it below that.
         new_file = FileRecord(key, collection.id, "segment", new_id, info.size, info.checksum,
-                              info.num_rows, files[plan.sources[0]].partition)
+                              info.num_rows, files[plan.sources[0]].partition, max_ts=ts)
         commit.add.append(new_file)
+        merged = SealedSegment(new_id, new_file.partition, collection.schema,
+                               collection._read(key, info.size, info.checksum), key)
     engine.fault("compaction:before-commit")
     with collection.lock:
+        if collection.dropped:
+            collection._discard(commit)
+            return
         replaced = {f.key for f in collection.files
                     if f.segment_id in sources and f.kind in ("segment", "index")}
-        remaining = [f.segment_id for f in collection.files
-                     if f.kind == "segment" and f.segment_id not in sources]
-        if new_file is not None:
-            remaining.append(new_id)
-        oldest = min(remaining, default=new_id)
-        stale_deltas = {f.key for f in collection.files
-                        if f.kind == "delta" and f.segment_id < oldest}
-        commit.remove = sorted(replaced | stale_deltas)
+        remaining = [f for f in collection.files
+                     if f.kind == "segment" and f.segment_id not in sources] + commit.add
+        commit.remove = sorted(replaced | _stale_deltas(collection.files, remaining))
         engine.catalog.commit(commit)
         collection.files = [f for f in collection.files if f.key not in set(commit.remove)]
         collection.files.extend(commit.add)
         if collection.loaded:
+            # Tombstones that reached the sources after they were read: taken from the
+            # segments loaded now (a reload may have replaced the ones compaction read).
+            live = {sid: collection.sealed.get(sid, s) for sid, s in sources.items()}
             for sid in sources:
                 collection.sealed.pop(sid, None)
-            if new_file is not None:
-                merged = SealedSegment(new_id, new_file.partition, collection.schema,
-                                       collection._read(new_file.key, new_file.size,
-                                                        new_file.checksum), new_file.key)
-                _carry_late_tombstones(sources, kept_masks, merged)
+            if merged is not None:
+                _carry_late_tombstones(live, kept_masks, merged)
                 collection.sealed[new_id] = merged
     engine.fault("compaction:after-commit")
     for key in commit.remove:
         engine.store.delete(key)
+
+
+def _stale_deltas(files: list[FileRecord], segments: list[FileRecord]) -> set[str]:
+    """Delta files no remaining segment can need.
+
+    A delta file's tombstones can hit a segment sealed no later than itself (a smaller id, and
+    no tombstones absorbed), or a compaction output that absorbed tombstones only up to a time
+    before the delta's newest one.
+    """
+    def needed(delta: FileRecord) -> bool:
+        return any((s.max_ts == 0 and s.segment_id < delta.segment_id)
+                   or (s.max_ts != 0 and s.max_ts < delta.max_ts) for s in segments)
+
+    return {f.key for f in files if f.kind == "delta" and not needed(f)}
 
 
 def _carry_late_tombstones(sources: dict[int, SealedSegment], kept: dict[int, np.ndarray],

@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 DEFAULT_DB = "default"
 FAULT_ENV = "ELANUS_FAULT"  # crash tests: the fault point at which to die
 FAULT_EXIT = 86
+TSO_LIMIT = "tso_limit"  # the catalog key of the timestamp oracle's durable limit
 MAINTENANCE_SECONDS = 60.0
 SEAL_IDLE_SECONDS = 600.0  # a growing segment older than this seals even when small
 CONSISTENCY_BOUNDED = 2
@@ -78,7 +79,9 @@ class Engine:
         self.catalog = Catalog(self.data_dir / "catalog.sqlite")
         self.store = LocalObjectStore(self.data_dir / "objects")
         self.wal = Wal.open(self.data_dir / "wal")
-        self.tso = TimestampOracle(int(self.catalog.get_meta("max_ts", "0")))
+        self.tso = TimestampOracle(int(self.catalog.get_meta(TSO_LIMIT, "0")),
+                                   persist=lambda limit: self.catalog.set_meta(TSO_LIMIT,
+                                                                               str(limit)))
         self._lock = threading.RLock()
         self._collections: dict[tuple[str, str], Collection] = {}
         self.index_builder = IndexBuilder(self)
@@ -195,12 +198,19 @@ class Engine:
             self.index_builder.wait_idle(timeout)
 
     def wal_checkpoint_moved(self) -> None:
-        """Delete WAL files every collection has sealed past."""
+        """Delete WAL files every collection has sealed past.
+
+        Each collection is read under its own lock, where its writers take their LSNs: a
+        collection with nothing unsealed then can only log records numbered from the WAL's
+        next LSN on, so that is its bound.
+        """
         with self._lock:
-            pending = [c.growing.first_lsn for c in self._collections.values()
-                       if c.growing.first_lsn]
-            pending += [s.first_lsn for c in self._collections.values() for s in c.sealing]
-        self.wal.truncate_before(min(pending, default=self.wal.last_lsn + 1))
+            collections = list(self._collections.values())
+        bound = self.wal.next_lsn
+        for c in collections:
+            with c.lock:
+                bound = min(bound, c.unsealed_lsn() or self.wal.next_lsn)
+        self.wal.truncate_before(bound)
 
     # -- collections -----------------------------------------------------------------------
 
@@ -246,6 +256,7 @@ class Engine:
         with self._lock, c.lock:
             garbage = self.catalog.drop_collection(c.id)
             del self._collections[(c.db, name)]
+            c.dropped = True  # background seals, compactions and builds now commit nothing
             c.release()
         self.fault("drop:after-commit")
         for key in garbage:
@@ -325,6 +336,7 @@ class Engine:
                 return  # Milvus: dropping an index that does not exist succeeds
             garbage = self.catalog.drop_index(c.id, spec.index_name)
             del c.indexes[spec.index_name]
+            self.index_builder.failures.pop((c.id, spec.index_name), None)
             c.files = [f for f in c.files if f.key not in set(garbage)]
         for key in garbage:
             self.store.delete(key)

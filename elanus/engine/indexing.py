@@ -78,10 +78,11 @@ class IndexBuilder:
         with collection.lock:
             current = collection.indexes.get(spec.index_name)
             live = any(f.key == seg_file.key for f in collection.files)
-            if current != spec or not live:
+            if current != spec or not live or collection.dropped:
                 self.engine.store.delete(key)  # index or segment dropped meanwhile
                 return
             self.engine.catalog.commit(Commit(collection.id, add=[record]))
+            self.failures.pop((collection.id, spec.index_name), None)
             collection.files.append(record)
             loaded = collection.sealed.get(seg_file.segment_id)
             if loaded is not None:

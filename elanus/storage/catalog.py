@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS files (
     num_rows INTEGER NOT NULL,
     partition TEXT NOT NULL,
     index_name TEXT NOT NULL,
+    max_ts INTEGER NOT NULL,
     crc INTEGER NOT NULL
 );
 """
@@ -75,7 +76,7 @@ _COLUMNS = {
     "indexes": ("collection_id", "index_name", "field_name", "index_type", "metric_type",
                 "params"),
     "files": ("key", "collection_id", "kind", "segment_id", "size", "checksum", "num_rows",
-              "partition", "index_name"),
+              "partition", "index_name", "max_ts"),
 }
 
 
@@ -145,6 +146,9 @@ class FileRecord:
     num_rows: int
     partition: str = "_default"
     index_name: str = ""
+    # delta files: the newest tombstone's timestamp; segments written by compaction: the
+    # timestamp whose tombstones they absorbed (0 for segments sealed from growing ones)
+    max_ts: int = 0
 
 
 @dataclass
@@ -155,7 +159,6 @@ class Commit:
     add: list[FileRecord] = field(default_factory=list)
     remove: list[str] = field(default_factory=list)
     checkpoint_lsn: int | None = None
-    max_ts: int | None = None
 
 
 class Catalog:
@@ -183,10 +186,11 @@ class Catalog:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def _read(self, table: str, where: str = "", args: Sequence[Any] = (),
               order: str = "rowid") -> list[tuple[Any, ...]]:
@@ -198,6 +202,10 @@ class Catalog:
     def get_meta(self, key: str, default: str = "") -> str:
         rows = self._read("meta", "WHERE key=?", (key,))
         return str(rows[0][1]) if rows else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            _put(db, "meta", (key, value))
 
     def next_id(self, kind: str, count: int = 1) -> int:
         """Allocate `count` consecutive ids of `kind`; returns the first. Durable."""
@@ -282,19 +290,22 @@ class Catalog:
         return [FileRecord(*r) for r in self._read("files", where, args, "segment_id, key")]
 
     def commit(self, c: Commit) -> None:
-        """Apply one collection's file changes and checkpoint atomically."""
+        """Apply one collection's file changes and checkpoint atomically.
+
+        Raises:
+            KeyError: the collection is gone (dropped meanwhile); nothing was changed.
+        """
         with self._tx() as db:
+            if not db.execute("SELECT 1 FROM collections WHERE id=?",
+                              (c.collection_id,)).fetchone():
+                raise KeyError(f"collection {c.collection_id} is not in the catalog")
             for f in c.add:
                 _put(db, "files", (f.key, f.collection_id, f.kind, f.segment_id, f.size,
-                                   f.checksum, f.num_rows, f.partition, f.index_name))
+                                   f.checksum, f.num_rows, f.partition, f.index_name, f.max_ts))
             for key in c.remove:
                 db.execute("DELETE FROM files WHERE key=?", (key,))
             if c.checkpoint_lsn is not None:
                 self._update_collection(db, c.collection_id, checkpoint_lsn=c.checkpoint_lsn)
-            if c.max_ts is not None:
-                rows = _get(db, self.path, "meta", "WHERE key='max_ts'")
-                if not rows or int(rows[0][1]) < c.max_ts:
-                    _put(db, "meta", ("max_ts", str(c.max_ts)))
 
 
 def _collection_row(rec: CollectionRecord) -> tuple[Any, ...]:

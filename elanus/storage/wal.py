@@ -210,6 +210,12 @@ class Wal:
         return cls(directory, files, fd, end, next_lsn, file_bytes)
 
     @property
+    def next_lsn(self) -> int:
+        """The LSN the next submitted record will get."""
+        with self._cv:
+            return self._next_lsn
+
+    @property
     def last_lsn(self) -> int:
         """The LSN of the newest durable record; 0 when the log has never held one."""
         with self._cv:
@@ -348,7 +354,10 @@ class Wal:
                 return
             self._closed = True
             while self._flushing or (self._queue and self._failure is None):
-                self._cv.wait()  # woken by each leader as its batch completes
+                if self._flushing:
+                    self._cv.wait()  # woken by each leader as its batch completes
+                else:
+                    self._lead()  # records submitted by a caller that never waited
             fd, self._fd = self._fd, -1
         if fd >= 0:
             os.close(fd)

@@ -17,7 +17,8 @@ def _catalog(tmp_path: Path) -> Catalog:
                                            100, False, 0),
                           [IndexRecord(1, "vector", "vector", "HNSW", "L2", {"M": "16"})])
     cat.commit(Commit(1, add=[FileRecord("collections/1/segments/2.arrow", 1, "segment", 2,
-                                         10, 1234, 5)], checkpoint_lsn=7, max_ts=99))
+                                         10, 1234, 5)], checkpoint_lsn=7))
+    cat.set_meta("max_ts", "99")
     return cat
 
 
