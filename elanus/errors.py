@@ -70,6 +70,14 @@ class Corruption(ElanusError):
         self.what = what
 
 
+class DatabaseNameInvalid(InvalidArgument):
+    code = 802  # merr.ErrDatabaseInvalidName
+
+    def __init__(self, name: str, detail: str) -> None:
+        Exception.__init__(self, f"{detail}: invalid database name[database={name}]")
+        self.detail = detail
+
+
 class DatabaseNotFound(NotFound):
     code = 800
 

@@ -49,9 +49,14 @@ from elanus.errors import (
 )
 from elanus.index.registry import resolve
 from elanus.index.vector import IndexSpec
-from elanus.schema import CollectionSchema, validate_name, validate_schema
+from elanus.schema import (
+    CollectionSchema,
+    validate_database_name,
+    validate_name,
+    validate_schema,
+)
 from elanus.storage import records
-from elanus.storage.catalog import Catalog, CollectionRecord, IndexRecord
+from elanus.storage.catalog import Catalog, CollectionRecord, DatabaseRecord, IndexRecord
 from elanus.storage.lock import DataDirLock
 from elanus.storage.objectstore import LocalObjectStore
 from elanus.storage.wal import Wal
@@ -61,7 +66,8 @@ log = logging.getLogger(__name__)
 DEFAULT_DB = "default"
 FAULT_ENV = "ELANUS_FAULT"  # crash tests: the fault point at which to die
 FAULT_EXIT = 86
-TSO_LIMIT = "tso_limit"  # the catalog key of the timestamp oracle's durable limit
+TSO_LIMIT = "tso_limit"
+MAX_DATABASES = 64  # Milvus's rootCoord.maxDatabaseNum  # the catalog key of the timestamp oracle's durable limit
 MAINTENANCE_SECONDS = 60.0
 SEAL_IDLE_SECONDS = 600.0  # a growing segment older than this seals even when small
 CONSISTENCY_BOUNDED = 2
@@ -84,6 +90,11 @@ class Engine:
                                                                                str(limit)))
         self._lock = threading.RLock()
         self._collections: dict[tuple[str, str], Collection] = {}
+        self._databases = {d.name: d for d in self.catalog.databases()}
+        if DEFAULT_DB not in self._databases:
+            default = DatabaseRecord(DEFAULT_DB, 1, self.tso.allocate(), {})
+            self.catalog.put_database(default)
+            self._databases[DEFAULT_DB] = default
         self.index_builder = IndexBuilder(self)
         self._flusher = Worker("seal", Collection.flush)
         self._compactor = Worker("compaction", compaction.compact)
@@ -216,9 +227,57 @@ class Engine:
 
     def _check_db(self, db: str) -> str:
         db = db or DEFAULT_DB
-        if db != DEFAULT_DB:
-            raise DatabaseNotFound(db)
+        with self._lock:
+            if db not in self._databases:
+                raise DatabaseNotFound(db)
         return db
+
+    # -- databases -------------------------------------------------------------------------
+
+    def create_database(self, name: str, properties: dict[str, str] | None = None) -> None:
+        validate_database_name(name)
+        with self._lock:
+            if name in self._databases:
+                raise UnexpectedError(f"database already exist: {name}")
+            if len(self._databases) >= MAX_DATABASES:
+                raise UnexpectedError(f"database number ({len(self._databases)}) exceeds max "
+                                      f"configuration ({MAX_DATABASES})")
+            rec = DatabaseRecord(name, self.catalog.next_id("database") + 1, self.tso.allocate(),
+                                 dict(properties or {}))
+            self.catalog.put_database(rec)
+            self._databases[name] = rec
+
+    def drop_database(self, name: str) -> None:
+        with self._lock:
+            if name == DEFAULT_DB:
+                raise UnexpectedError("can not drop default database")
+            if name not in self._databases:
+                return  # Milvus: dropping a database that does not exist succeeds
+            if any(db == name for db, _ in self._collections):
+                raise UnexpectedError(f"database:{name} not empty, must drop all collections "
+                                      "before drop database")
+            self.catalog.drop_database(name)
+            del self._databases[name]
+
+    def list_databases(self) -> list[DatabaseRecord]:
+        with self._lock:
+            return sorted(self._databases.values(), key=lambda d: d.id)
+
+    def describe_database(self, name: str) -> DatabaseRecord:
+        name = self._check_db(name)
+        with self._lock:
+            return self._databases[name]
+
+    def alter_database_properties(self, name: str, changes: dict[str, str],
+                                  delete_keys: list[str]) -> None:
+        name = self._check_db(name)
+        with self._lock:
+            rec = self._databases[name]
+            props = {k: v for k, v in rec.properties.items() if k not in delete_keys}
+            props.update(changes)
+            rec = DatabaseRecord(rec.name, rec.id, rec.created_ts, props)
+            self.catalog.put_database(rec)
+            self._databases[name] = rec
 
     def collection(self, db: str, name: str) -> Collection:
         db = self._check_db(db)

@@ -5,6 +5,7 @@ from elanus.schema.collection import (
     TIMESTAMP_COLUMN,
     CollectionSchema,
     FieldSchema,
+    validate_database_name,
     validate_name,
     validate_schema,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "DataType",
     "FieldSchema",
     "arrow_type",
+    "validate_database_name",
     "validate_name",
     "validate_schema",
 ]

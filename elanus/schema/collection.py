@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from elanus.errors import FieldNameInvalid, InvalidArgument, Unsupported
+from elanus.errors import DatabaseNameInvalid, FieldNameInvalid, InvalidArgument, Unsupported
 from elanus.schema.types import (
     ARRAY_ELEMENT_TYPES,
     SUPPORTED_SCALARS,
@@ -141,6 +141,14 @@ def validate_name(name: str, what: str) -> None:
     if not _NAME.fullmatch(name):
         raise InvalidArgument(f"{invalid} {what} name can only contain numbers, letters and "
                               "underscores")
+
+
+def validate_database_name(name: str) -> None:
+    """Milvus's rule for database names; violations carry code 802."""
+    try:
+        validate_name(name, "database")
+    except InvalidArgument as exc:
+        raise DatabaseNameInvalid(name, exc.detail) from None
 
 
 def _validate_field_name(name: str) -> None:

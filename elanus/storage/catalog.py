@@ -30,6 +30,13 @@ from elanus.errors import Corruption
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, crc INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS databases (
+    name TEXT PRIMARY KEY,
+    id INTEGER NOT NULL,
+    created_ts INTEGER NOT NULL,
+    properties TEXT NOT NULL,
+    crc INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS collections (
     id INTEGER PRIMARY KEY,
     db TEXT NOT NULL,
@@ -71,6 +78,7 @@ CREATE TABLE IF NOT EXISTS files (
 
 _COLUMNS = {
     "meta": ("key", "value"),
+    "databases": ("name", "id", "created_ts", "properties"),
     "collections": ("id", "db", "name", "schema", "properties", "consistency_level",
                     "num_shards", "created_ts", "loaded", "checkpoint_lsn"),
     "indexes": ("collection_id", "index_name", "field_name", "index_type", "metric_type",
@@ -107,6 +115,14 @@ def _get(db: sqlite3.Connection, path: Path, table: str, where: str = "",
             raise Corruption(str(path), f"table {table}, row {values[0]!r}: checksum mismatch")
         out.append(values)
     return out
+
+
+@dataclass(frozen=True)
+class DatabaseRecord:
+    name: str
+    id: int
+    created_ts: int
+    properties: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -215,6 +231,23 @@ class Catalog:
             first = int(rows[0][1]) if rows else 1
             _put(db, "meta", (key, str(first + count)))
         return first
+
+    # -- databases -------------------------------------------------------------------------
+
+    def databases(self) -> list[DatabaseRecord]:
+        try:
+            return [DatabaseRecord(r[0], r[1], r[2], json.loads(r[3]))
+                    for r in self._read("databases", order="id")]
+        except ValueError as exc:
+            raise Corruption(str(self.path), f"table databases: {exc}") from exc
+
+    def put_database(self, rec: DatabaseRecord) -> None:
+        with self._tx() as db:
+            _put(db, "databases", (rec.name, rec.id, rec.created_ts, json.dumps(rec.properties)))
+
+    def drop_database(self, name: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM databases WHERE name=?", (name,))
 
     # -- collections -----------------------------------------------------------------------
 

@@ -414,3 +414,19 @@ def test_automatic_merges_rewrite_each_row_a_few_times_not_once_per_flush(tmp_pa
 
 def _count_files(coll) -> int:  # type: ignore[no-untyped-def]
     return sum(1 for f in coll.files if f.kind == "segment")
+
+
+def test_databases_and_their_collections_survive_restart(tmp_path: Path) -> None:
+    e = _open(tmp_path / "d")
+    e.create_database("shop", {"owner": "ops"})
+    e.create_collection("shop", _schema("items"))
+    e.create_collection("default", _schema("items"))
+    e.close()
+    again = _open(tmp_path / "d")
+    try:
+        assert [d.name for d in again.list_databases()] == ["default", "shop"]
+        assert again.describe_database("shop").properties == {"owner": "ops"}
+        assert again.list_collections("shop") == ["items"]
+        assert again.collection("shop", "items").id != again.collection("default", "items").id
+    finally:
+        again.close()

@@ -16,7 +16,12 @@ from pymilvus.grpc_gen import common_pb2, milvus_pb2, milvus_pb2_grpc
 import elanus
 from elanus.engine.engine import Engine
 from elanus.errors import Unsupported
-from elanus.server.grpc import collection_rpcs, data_rpcs, index_rpcs  # noqa: F401 (registers)
+from elanus.server.grpc import (  # noqa: F401 (importing registers the handlers)
+    collection_rpcs,
+    data_rpcs,
+    database_rpcs,
+    index_rpcs,
+)
 from elanus.server.grpc.handlers import HANDLERS, SERVICE, db_name, handler, response_type
 from elanus.server.grpc.status import OK, failure
 
