@@ -33,7 +33,7 @@ compat: install $(COMPAT_STAMP)
 		PYTHONPATH=$(CURDIR) $(COMPAT)/bin/python -m pytest -q -p no:cacheprovider \
 		-m "not elanus_client" -W ignore::DeprecationWarning \
 		tests/e2e/test_quickstart.py tests/e2e/test_errors.py tests/e2e/test_explicit_schema.py \
-		tests/e2e/test_orm_client.py tests/e2e/test_databases.py
+		tests/e2e/test_orm_client.py tests/e2e/test_databases.py tests/e2e/test_aliases.py
 
 $(COMPAT_STAMP): pyproject.toml
 	test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)

@@ -113,6 +113,14 @@ class CollectionAlreadyExists(AlreadyExists):
         self.name, self.database = name, database
 
 
+class AliasNotFound(NotFound):
+    code = 1600  # merr.ErrAliasNotFound
+
+    def __init__(self, alias: str, database: str = "default") -> None:
+        super().__init__(f"alias not found[database={database}][alias={alias}]")
+        self.alias = alias
+
+
 class PartitionNotFound(NotFound):
     code = 200
 

@@ -15,6 +15,7 @@ import os
 import shutil
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -36,6 +37,7 @@ from elanus.engine.requests import (
 from elanus.engine.tso import TimestampOracle
 from elanus.engine.worker import Worker
 from elanus.errors import (
+    AliasNotFound,
     CollectionAlreadyExists,
     CollectionNotFound,
     Corruption,
@@ -91,6 +93,7 @@ class Engine:
         self._lock = threading.RLock()
         self._collections: dict[tuple[str, str], Collection] = {}
         self._databases = {d.name: d for d in self.catalog.databases()}
+        self._aliases = {(db, alias): cid for db, alias, cid in self.catalog.aliases()}
         if DEFAULT_DB not in self._databases:
             default = DatabaseRecord(DEFAULT_DB, 1, self.tso.allocate(), {})
             self.catalog.put_database(default)
@@ -280,12 +283,105 @@ class Engine:
             self._databases[name] = rec
 
     def collection(self, db: str, name: str) -> Collection:
+        """A collection by name or by one of its aliases."""
         db = self._check_db(db)
         with self._lock:
             c = self._collections.get((db, name))
+            if c is None and (db, name) in self._aliases:
+                c = self._by_id(self._aliases[(db, name)])
         if c is None:
             raise CollectionNotFound(name, db)
         return c
+
+    def _by_id(self, cid: int) -> Collection | None:
+        return next((c for c in self._collections.values() if c.id == cid), None)
+
+    # -- aliases ---------------------------------------------------------------------------
+
+    def create_alias(self, db: str, collection: str, alias: str) -> None:
+        db = self._check_db(db)
+        validate_name(alias, "alias")
+        with self._lock:
+            c = self._collections.get((db, collection))
+            if c is None:
+                raise CollectionNotFound(collection, db)
+            if (db, alias) in self._collections:
+                raise UnexpectedError(f"alias and collection name conflict[database={db}]"
+                                      f"[alias={alias}]")
+            if (db, alias) in self._aliases:
+                owner = self._by_id(self._aliases[(db, alias)])
+                if owner is c:
+                    return  # Milvus: re-creating an alias of the same collection succeeds
+                raise UnexpectedError(f"alias exists and already aliased to another collection, "
+                                      f"alias: {alias}, collection: {owner.name if owner else ''}"
+                                      f", other collection: {collection}")
+            self.catalog.put_alias(db, alias, c.id)
+            self._aliases[(db, alias)] = c.id
+
+    def alter_alias(self, db: str, collection: str, alias: str) -> None:
+        db = self._check_db(db)
+        with self._lock:
+            c = self._collections.get((db, collection))
+            if c is None:
+                raise CollectionNotFound(collection, db)
+            if (db, alias) not in self._aliases:
+                raise AliasNotFound(alias, db)
+            self.catalog.put_alias(db, alias, c.id)
+            self._aliases[(db, alias)] = c.id
+
+    def drop_alias(self, db: str, alias: str) -> None:
+        db = self._check_db(db)
+        with self._lock:
+            if self._aliases.pop((db, alias), None) is not None:
+                self.catalog.drop_alias(db, alias)
+
+    def describe_alias(self, db: str, alias: str) -> tuple[str, str]:
+        """(database, collection name) of an alias."""
+        db = self._check_db(db)
+        with self._lock:
+            cid = self._aliases.get((db, alias))
+            c = self._by_id(cid) if cid is not None else None
+        if c is None:
+            raise AliasNotFound(alias, db)
+        return db, c.name
+
+    def list_aliases(self, db: str, collection: str = "") -> list[str]:
+        db = self._check_db(db)
+        with self._lock:
+            cid = None
+            if collection:
+                c = self._collections.get((db, collection))
+                if c is None:
+                    raise CollectionNotFound(collection, db)
+                cid = c.id
+            return sorted(a for (d, a), i in self._aliases.items()
+                          if d == db and (cid is None or i == cid))
+
+    def rename_collection(self, db: str, old: str, new: str, new_db: str = "") -> None:
+        db = self._check_db(db)
+        new_db = self._check_db(new_db or db)
+        validate_name(new, "collection")
+        with self._lock:
+            c = self._collections.get((db, old))
+            if c is None:
+                raise CollectionNotFound(old, db)
+            if (new_db, new) in self._collections:
+                raise UnexpectedError(f"duplicated new collection name {new} in database "
+                                      f"{new_db} with other collection name or alias")
+            if (new_db, new) in self._aliases:
+                raise UnexpectedError(f"duplicated new collection name {new} in database "
+                                      f"{new_db} with other collection name or alias")
+            if new_db != db and self.list_aliases(db, old):
+                raise UnexpectedError(f"fail to rename collection to different database, "
+                                      f"must drop all aliases of collection {old} before rename")
+            with c.lock:
+                schema = replace(c.schema, name=new)
+                self.catalog.rename_collection(c.id, new_db, new, schema.to_dict())
+                c.schema, c.db = schema, new_db
+                for seg in c.sealed.values():
+                    seg.schema = schema
+            del self._collections[(db, old)]
+            self._collections[(new_db, new)] = c
 
     def create_collection(self, db: str, schema: CollectionSchema, *,
                           consistency_level: int = CONSISTENCY_BOUNDED, num_shards: int = 1,
@@ -295,6 +391,9 @@ class Engine:
         for key, value in (properties or {}).items():
             check_property(key, value)
         with self._lock:
+            if (db, schema.name) in self._aliases:
+                raise UnexpectedError(f"collection name [{schema.name}] conflicts with an "
+                                      "existing alias, please choose a unique name")
             existing = self._collections.get((db, schema.name))
             if existing is not None:
                 if existing.schema.to_dict() == schema.to_dict():
@@ -313,6 +412,11 @@ class Engine:
     def drop_collection(self, db: str, name: str) -> None:
         c = self.collection(db, name)
         with self._lock, c.lock:
+            aliases = sorted(a for (d, a), i in self._aliases.items() if i == c.id)
+            if aliases:
+                raise UnexpectedError(f"unable to drop the collection [{c.name}] because it has "
+                                      f"aliases {aliases}, please remove all aliases before "
+                                      "dropping the collection")
             garbage = self.catalog.drop_collection(c.id)
             del self._collections[(c.db, name)]
             c.dropped = True  # background seals, compactions and builds now commit nothing
@@ -326,7 +430,7 @@ class Engine:
     def has_collection(self, db: str, name: str) -> bool:
         db = self._check_db(db)
         with self._lock:
-            return (db, name) in self._collections
+            return (db, name) in self._collections or (db, name) in self._aliases
 
     def list_collections(self, db: str) -> list[str]:
         db = self._check_db(db)
@@ -337,7 +441,8 @@ class Engine:
     def describe_collection(self, db: str, name: str) -> CollectionInfo:
         c = self.collection(db, name)
         return CollectionInfo(c.id, c.db, c.name, c.schema, c.created_ts, c.consistency_level,
-                              c.num_shards, dict(c.properties), ("_default",))
+                              c.num_shards, dict(c.properties), ("_default",),
+                              tuple(self.list_aliases(c.db, c.name)))
 
     def alter_collection_properties(self, db: str, name: str, changes: dict[str, str],
                                     delete_keys: list[str]) -> None:

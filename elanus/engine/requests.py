@@ -107,3 +107,4 @@ class CollectionInfo:
     num_shards: int
     properties: dict[str, str]
     partitions: tuple[str, ...]
+    aliases: tuple[str, ...] = ()

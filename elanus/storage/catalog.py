@@ -30,6 +30,13 @@ from elanus.errors import Corruption
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, crc INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS aliases (
+    db TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    collection_id INTEGER NOT NULL,
+    crc INTEGER NOT NULL,
+    PRIMARY KEY (db, alias)
+);
 CREATE TABLE IF NOT EXISTS databases (
     name TEXT PRIMARY KEY,
     id INTEGER NOT NULL,
@@ -79,6 +86,7 @@ CREATE TABLE IF NOT EXISTS files (
 _COLUMNS = {
     "meta": ("key", "value"),
     "databases": ("name", "id", "created_ts", "properties"),
+    "aliases": ("db", "alias", "collection_id"),
     "collections": ("id", "db", "name", "schema", "properties", "consistency_level",
                     "num_shards", "created_ts", "loaded", "checkpoint_lsn"),
     "indexes": ("collection_id", "index_name", "field_name", "index_type", "metric_type",
@@ -249,6 +257,26 @@ class Catalog:
         with self._tx() as db:
             db.execute("DELETE FROM databases WHERE name=?", (name,))
 
+    # -- aliases ---------------------------------------------------------------------------
+
+    def aliases(self) -> list[tuple[str, str, int]]:
+        """(database, alias, collection id) for every alias."""
+        return [(r[0], r[1], r[2]) for r in self._read("aliases")]
+
+    def put_alias(self, db_name: str, alias: str, collection_id: int) -> None:
+        with self._tx() as db:
+            _put(db, "aliases", (db_name, alias, collection_id))
+
+    def drop_alias(self, db_name: str, alias: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM aliases WHERE db=? AND alias=?", (db_name, alias))
+
+    def rename_collection(self, collection_id: int, db_name: str, name: str,
+                          schema: dict[str, Any]) -> None:
+        with self._tx() as conn:
+            self._update_collection(conn, collection_id, db=db_name, name=name,
+                                    schema=json.dumps(schema))
+
     # -- collections -----------------------------------------------------------------------
 
     def collections(self) -> list[CollectionRecord]:
@@ -271,18 +299,19 @@ class Catalog:
             keys = [r[0] for r in db.execute(
                 "SELECT key FROM files WHERE collection_id=?", (collection_id,))]
             db.execute("DELETE FROM files WHERE collection_id=?", (collection_id,))
+            db.execute("DELETE FROM aliases WHERE collection_id=?", (collection_id,))
             db.execute("DELETE FROM indexes WHERE collection_id=?", (collection_id,))
             db.execute("DELETE FROM collections WHERE id=?", (collection_id,))
         return keys
 
-    def _update_collection(self, db: sqlite3.Connection, collection_id: int,
+    def _update_collection(self, conn: sqlite3.Connection, collection_id: int,
                            **changes: Any) -> None:
-        rows = _get(db, self.path, "collections", "WHERE id=?", (collection_id,))
+        rows = _get(conn, self.path, "collections", "WHERE id=?", (collection_id,))
         if not rows:
             return
         values = dict(zip(_COLUMNS["collections"], rows[0]))
         values.update(changes)
-        _put(db, "collections", tuple(values[c] for c in _COLUMNS["collections"]))
+        _put(conn, "collections", tuple(values[c] for c in _COLUMNS["collections"]))
 
     def set_properties(self, collection_id: int, properties: dict[str, str]) -> None:
         with self._tx() as db:

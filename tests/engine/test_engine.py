@@ -430,3 +430,22 @@ def test_databases_and_their_collections_survive_restart(tmp_path: Path) -> None
         assert again.collection("shop", "items").id != again.collection("default", "items").id
     finally:
         again.close()
+
+
+def test_aliases_and_renames_survive_restart(tmp_path: Path) -> None:
+    e = _open(tmp_path / "d")
+    e.create_collection("default", _schema())
+    e.create_index("default", "books", "vector", "", {"metric_type": "L2"})
+    e.insert("default", "books", _columns(np.arange(10)), 10)
+    e.flush("default", "books")
+    e.create_alias("default", "books", "library")
+    e.rename_collection("default", "books", "tomes")
+    e.close()
+    again = _open(tmp_path / "d")
+    try:
+        assert again.describe_alias("default", "library") == ("default", "tomes")
+        again.load_collection("default", "library")
+        assert _count(again, "tomes") == 10
+        assert again.describe_collection("default", "tomes").schema.name == "tomes"
+    finally:
+        again.close()

@@ -17,6 +17,7 @@ import elanus
 from elanus.engine.engine import Engine
 from elanus.errors import Unsupported
 from elanus.server.grpc import (  # noqa: F401 (importing registers the handlers)
+    alias_rpcs,
     collection_rpcs,
     data_rpcs,
     database_rpcs,
