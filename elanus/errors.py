@@ -121,6 +121,22 @@ class AliasNotFound(NotFound):
         self.alias = alias
 
 
+class AliasConflict(AlreadyExists):
+    code = 1601  # merr.ErrAliasCollectionNameConfilct
+
+    def __init__(self, alias: str, database: str = "default") -> None:
+        super().__init__(f"alias and collection name conflict[database={database}]"
+                         f"[alias={alias}]")
+
+
+class AliasAlreadyExists(AlreadyExists):
+    code = 1602  # merr.ErrAliasAlreadyExist
+
+    def __init__(self, alias: str, collection: str, database: str = "default") -> None:
+        super().__init__(f"{alias} is alias to another collection: {collection}: alias already "
+                         f"exist[database={database}][alias={alias}]")
+
+
 class PartitionNotFound(NotFound):
     code = 200
 

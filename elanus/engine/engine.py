@@ -37,6 +37,8 @@ from elanus.engine.requests import (
 from elanus.engine.tso import TimestampOracle
 from elanus.engine.worker import Worker
 from elanus.errors import (
+    AliasAlreadyExists,
+    AliasConflict,
     AliasNotFound,
     CollectionAlreadyExists,
     CollectionNotFound,
@@ -300,21 +302,18 @@ class Engine:
 
     def create_alias(self, db: str, collection: str, alias: str) -> None:
         db = self._check_db(db)
-        validate_name(alias, "alias")
+        validate_name(alias, "collection alias")
         with self._lock:
             c = self._collections.get((db, collection))
             if c is None:
                 raise CollectionNotFound(collection, db)
             if (db, alias) in self._collections:
-                raise UnexpectedError(f"alias and collection name conflict[database={db}]"
-                                      f"[alias={alias}]")
+                raise AliasConflict(alias, db)
             if (db, alias) in self._aliases:
                 owner = self._by_id(self._aliases[(db, alias)])
                 if owner is c:
                     return  # Milvus: re-creating an alias of the same collection succeeds
-                raise UnexpectedError(f"alias exists and already aliased to another collection, "
-                                      f"alias: {alias}, collection: {owner.name if owner else ''}"
-                                      f", other collection: {collection}")
+                raise AliasAlreadyExists(alias, owner.name if owner else "", db)
             self.catalog.put_alias(db, alias, c.id)
             self._aliases[(db, alias)] = c.id
 
@@ -324,6 +323,8 @@ class Engine:
             c = self._collections.get((db, collection))
             if c is None:
                 raise CollectionNotFound(collection, db)
+            if (db, alias) in self._collections:
+                raise AliasConflict(alias, db)
             if (db, alias) not in self._aliases:
                 raise AliasNotFound(alias, db)
             self.catalog.put_alias(db, alias, c.id)
@@ -359,21 +360,27 @@ class Engine:
 
     def rename_collection(self, db: str, old: str, new: str, new_db: str = "") -> None:
         db = self._check_db(db)
-        new_db = self._check_db(new_db or db)
+        new_db = new_db or db
         validate_name(new, "collection")
+        if (db, old) == (new_db, new):
+            raise InvalidArgument("collection name or database name should be different")
         with self._lock:
+            if new_db not in self._databases:
+                raise UnexpectedError(f"target database:{new_db} not found")
+            if (db, old) in self._aliases:
+                raise UnexpectedError(f"unsupported use an alias to rename collection, "
+                                      f"alias:{old}")
             c = self._collections.get((db, old))
             if c is None:
                 raise CollectionNotFound(old, db)
-            if (new_db, new) in self._collections:
-                raise UnexpectedError(f"duplicated new collection name {new} in database "
-                                      f"{new_db} with other collection name or alias")
             if (new_db, new) in self._aliases:
-                raise UnexpectedError(f"duplicated new collection name {new} in database "
-                                      f"{new_db} with other collection name or alias")
+                raise UnexpectedError(f"cannot rename collection to an existing alias: {new}")
+            if (new_db, new) in self._collections:
+                raise UnexpectedError(f"duplicated new collection name {new_db}:{new} with other "
+                                      "collection name or alias")
             if new_db != db and self.list_aliases(db, old):
-                raise UnexpectedError(f"fail to rename collection to different database, "
-                                      f"must drop all aliases of collection {old} before rename")
+                raise UnexpectedError("fail to rename db name, must drop all aliases of this "
+                                      "collection before rename")
             with c.lock:
                 schema = replace(c.schema, name=new)
                 self.catalog.rename_collection(c.id, new_db, new, schema.to_dict())
@@ -412,11 +419,13 @@ class Engine:
     def drop_collection(self, db: str, name: str) -> None:
         c = self.collection(db, name)
         with self._lock, c.lock:
+            if (c.db, name) in self._aliases:
+                raise UnexpectedError(f"cannot drop the collection via alias = {name}")
             aliases = sorted(a for (d, a), i in self._aliases.items() if i == c.id)
             if aliases:
                 raise UnexpectedError(f"unable to drop the collection [{c.name}] because it has "
-                                      f"aliases {aliases}, please remove all aliases before "
-                                      "dropping the collection")
+                                      f"associated aliases [{' '.join(aliases)}], please remove "
+                                      "all aliases before dropping the collection")
             garbage = self.catalog.drop_collection(c.id)
             del self._collections[(c.db, name)]
             c.dropped = True  # background seals, compactions and builds now commit nothing

@@ -129,17 +129,18 @@ def validate_name(name: str, what: str) -> None:
     if what == "field":
         _validate_field_name(name)
         return
+    label = what if what.endswith("alias") else f"{what} name"  # Milvus: "collection alias"
     if not isinstance(name, str) or not name.strip():
-        raise InvalidArgument(f"{what} name should not be empty")
-    invalid = f"Invalid {what} name: {name}. "
+        raise InvalidArgument(f"{label} should not be empty")
+    invalid = f"Invalid {label}: {name}. "
     if len(name) > MAX_NAME_LENGTH:
-        raise InvalidArgument(f"{invalid} the length of a {what} name must be less than "
+        raise InvalidArgument(f"{invalid} the length of a {label} must be less than "
                               f"{MAX_NAME_LENGTH} characters")
     if not (name[0].isascii() and (name[0].isalpha() or name[0] == "_")):
-        raise InvalidArgument(f"{invalid} the first character of a {what} name must be an "
+        raise InvalidArgument(f"{invalid} the first character of a {label} must be an "
                               "underscore or letter")
     if not _NAME.fullmatch(name):
-        raise InvalidArgument(f"{invalid} {what} name can only contain numbers, letters and "
+        raise InvalidArgument(f"{invalid} {label} can only contain numbers, letters and "
                               "underscores")
 
 

@@ -23,14 +23,18 @@ def test_alias_addresses_the_collection_and_can_move(milvus, name: str) -> None:
     assert milvus.has_collection(alias)
     milvus.alter_alias(new, alias)  # switch traffic to the new collection
     assert milvus.query(alias, filter="id >= 0")[0]["id"] == 2
-    with pytest.raises(MilvusException, match="because it has aliases"):
+    with pytest.raises(MilvusException, match="because it has associated aliases"):
         milvus.drop_collection(new)
-    with pytest.raises(MilvusException, match="alias exists and already aliased"):
+    with pytest.raises(MilvusException, match="cannot drop the collection via alias"):
+        milvus.drop_collection(alias)
+    with pytest.raises(MilvusException) as err:
         milvus.create_alias(old, alias)
+    assert err.value.code == 1602 and "alias already exist" in err.value.message
     with pytest.raises(MilvusException, match="conflicts with an existing alias"):
         milvus.create_collection(alias, dimension=2)
-    with pytest.raises(MilvusException, match="alias and collection name conflict"):
+    with pytest.raises(MilvusException) as err:
         milvus.create_alias(new, old)
+    assert err.value.code == 1601 and "alias and collection name conflict" in err.value.message
     milvus.drop_alias(alias)
     milvus.drop_alias(alias)  # dropping a missing alias: succeeds
     with pytest.raises(MilvusException) as err:
