@@ -33,6 +33,7 @@ from elanus.engine.requests import (
     QueryResult,
     SearchRequest,
     SearchResult,
+    SegmentInfo,
 )
 from elanus.engine.tso import TimestampOracle
 from elanus.engine.worker import Worker
@@ -622,6 +623,20 @@ class Engine:
 
     def query(self, req: QueryRequest) -> QueryResult:
         return read.query(self.collection(req.db, req.collection), req)
+
+    def segment_infos(self, db: str, name: str) -> list[SegmentInfo]:
+        """Every segment of a collection: flushed files, segments being sealed, growing ones."""
+        c = self.collection(db, name)
+        with c.lock:
+            indexed = {f.segment_id: f.index_name for f in c.files if f.kind == "index"}
+            out = [SegmentInfo(f.segment_id, f.num_rows, "Flushed", f.segment_id in c.sealed,
+                               indexed.get(f.segment_id, ""))
+                   for f in c.files if f.kind == "segment"]
+            out += [SegmentInfo(s.segment.id, s.segment.num_rows, "Sealed", c.loaded)
+                    for s in c.sealing]
+            if c.growing.num_rows:
+                out.append(SegmentInfo(c.growing.id, c.growing.num_rows, "Growing", c.loaded))
+        return out
 
     def collection_stats(self, db: str, name: str) -> CollectionStats:
         return CollectionStats(self.collection(db, name).num_rows())

@@ -108,3 +108,12 @@ class CollectionInfo:
     properties: dict[str, str]
     partitions: tuple[str, ...]
     aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    segment_id: int
+    num_rows: int
+    state: str  # "Growing" | "Sealed" (sealing) | "Flushed"
+    loaded: bool
+    index_name: str = ""

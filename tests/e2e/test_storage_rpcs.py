@@ -97,3 +97,23 @@ def test_bad_property_values_are_refused(milvus, name: str) -> None:
         milvus.alter_collection_properties(name, properties={"collection.ttl.seconds": "soon"})
     with pytest.raises(MilvusException, match="can not alter mmap properties if collection loaded"):
         milvus.alter_collection_properties(name, properties={"mmap.enabled": "false"})
+
+
+def test_segment_info_reports_flushed_and_growing_segments(served_uri: str, name: str) -> None:
+    from pymilvus import MilvusClient, connections, utility
+
+    client = MilvusClient(uri=served_uri)
+    client.create_collection(name, dimension=4)
+    client.insert(name, [{"id": i, "vector": [1, i, 0, 0]} for i in range(10)])
+    client.flush(name)
+    client.insert(name, [{"id": 10, "vector": [1, 0, 0, 0]}])
+    connections.connect(alias=name, uri=served_uri)
+    try:
+        persistent = utility.get_query_segment_info(name, using=name)
+        rows = sorted((s.num_rows, s.state) for s in persistent)
+        assert rows[0][0] == 1 and rows[-1][0] == 10
+        flushed = [s for s in persistent if s.num_rows == 10]
+        assert flushed and flushed[0].state == 4  # Flushed
+    finally:
+        connections.disconnect(name)
+        client.close()

@@ -244,3 +244,33 @@ def alter_collection(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
     name = req.collection_name or engine.collection_by_id(req.collectionID).name
     engine.alter_collection_properties(db, name, kv_pairs(req.properties), list(req.delete_keys))
     return OK
+
+
+# -- segments -------------------------------------------------------------------------------
+
+_SEGMENT_STATES = {"Growing": common_pb2.Growing, "Sealed": common_pb2.Sealed,
+                   "Flushed": common_pb2.Flushed}
+
+
+@handler("GetPersistentSegmentInfo")
+def get_persistent_segment_info(engine: Engine, req: Any,
+                                ctx: Any) -> milvus_pb2.GetPersistentSegmentInfoResponse:
+    db = req.dbName or db_name(req, ctx)
+    cid = engine.collection(db, req.collectionName).id
+    infos = [milvus_pb2.PersistentSegmentInfo(
+        segmentID=s.segment_id, collectionID=cid, partitionID=cid * 1000, num_rows=s.num_rows,
+        state=_SEGMENT_STATES[s.state]) for s in engine.segment_infos(db, req.collectionName)
+        if s.state != "Growing"]
+    return milvus_pb2.GetPersistentSegmentInfoResponse(status=OK, infos=infos)
+
+
+@handler("GetQuerySegmentInfo")
+def get_query_segment_info(engine: Engine, req: Any,
+                           ctx: Any) -> milvus_pb2.GetQuerySegmentInfoResponse:
+    db = req.dbName or db_name(req, ctx)
+    cid = engine.collection(db, req.collectionName).id
+    infos = [milvus_pb2.QuerySegmentInfo(
+        segmentID=s.segment_id, collectionID=cid, partitionID=cid * 1000, num_rows=s.num_rows,
+        index_name=s.index_name, state=_SEGMENT_STATES[s.state], nodeID=1, nodeIds=[1])
+        for s in engine.segment_infos(db, req.collectionName) if s.loaded]
+    return milvus_pb2.GetQuerySegmentInfoResponse(status=OK, infos=infos)
