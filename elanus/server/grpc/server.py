@@ -25,6 +25,12 @@ class GrpcServer:
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
+            # Clients (pymilvus) ping idle connections; accept that, as Milvus does, instead of
+            # answering GOAWAY "too_many_pings" and dropping them.
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
+            ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+            ("grpc.http2.max_ping_strikes", 0),
         ]
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=WORKERS),
                                    options=options)
