@@ -305,11 +305,7 @@ class Engine:
         db = self._check_db(db)
         validate_name(alias, "collection alias")
         with self._lock:
-            c = self._collections.get((db, collection))
-            if c is None:
-                raise CollectionNotFound(collection, db)
-            if (db, alias) in self._collections:
-                raise AliasConflict(alias, db)
+            c = self._alias_target(db, collection, alias)
             if (db, alias) in self._aliases:
                 owner = self._by_id(self._aliases[(db, alias)])
                 if owner is c:
@@ -321,15 +317,20 @@ class Engine:
     def alter_alias(self, db: str, collection: str, alias: str) -> None:
         db = self._check_db(db)
         with self._lock:
-            c = self._collections.get((db, collection))
-            if c is None:
-                raise CollectionNotFound(collection, db)
-            if (db, alias) in self._collections:
-                raise AliasConflict(alias, db)
+            c = self._alias_target(db, collection, alias)
             if (db, alias) not in self._aliases:
                 raise AliasNotFound(alias, db)
             self.catalog.put_alias(db, alias, c.id)
             self._aliases[(db, alias)] = c.id
+
+    def _alias_target(self, db: str, collection: str, alias: str) -> Collection:
+        """The collection an alias is to name (not through another alias). Holds _lock."""
+        c = self._collections.get((db, collection))
+        if c is None:
+            raise CollectionNotFound(collection, db)
+        if (db, alias) in self._collections:
+            raise AliasConflict(alias, db)
+        return c
 
     def drop_alias(self, db: str, alias: str) -> None:
         db = self._check_db(db)
