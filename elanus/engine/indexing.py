@@ -48,7 +48,10 @@ class IndexBuilder:
         for spec in list(collection.indexes.values()):
             if spec.metric_type:
                 for f in self._missing(collection, spec):
-                    self._build_one(collection, spec, f)
+                    try:
+                        self._build_one(collection, spec, f)
+                    except Exception:
+                        log.exception("index build of %s for %s failed", f.key, collection.name)
 
     @staticmethod
     def _missing(collection: Collection, spec: IndexSpec) -> list[FileRecord]:
@@ -60,7 +63,13 @@ class IndexBuilder:
     def _build_one(self, collection: Collection, spec: IndexSpec, seg_file: FileRecord) -> None:
         segment = collection.sealed.get(seg_file.segment_id)
         if segment is None:
-            table = collection._read(seg_file.key, seg_file.size, seg_file.checksum)
+            try:
+                table = collection._read(seg_file.key, seg_file.size, seg_file.checksum)
+            except Corruption:
+                with collection.lock:
+                    if all(f.key != seg_file.key for f in collection.files):
+                        return  # compacted or truncated away meanwhile: nothing to index
+                raise
             segment = SealedSegment(seg_file.segment_id, seg_file.partition, collection.schema,
                                     table, seg_file.key)
         plan = build_plan(spec.index_type, spec.params)
