@@ -54,6 +54,13 @@ def _insert(e: Engine, name: str, start: int, n: int) -> None:
     e.insert("default", name, _cols(np.arange(start, start + n)), n)
 
 
+def _two_segments(e: Engine) -> None:
+    """Collection "a" with rows 0..199 in two sealed segments."""
+    for start in (0, 100):
+        _insert(e, "a", start, 100)
+        e.flush("default", "a")
+
+
 @pytest.fixture
 def small_wal_files(monkeypatch: pytest.MonkeyPatch) -> None:
     """WAL files of 4 KiB, so that a few inserts rotate them and trimming has work to do."""
@@ -118,10 +125,7 @@ def test_wal_trim_never_passes_a_record_being_applied(tmp_path: Path, small_wal_
 def test_a_delta_committed_during_compaction_is_kept(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     e = _engine(tmp_path / "d", "a")
-    _insert(e, "a", 0, 100)
-    e.flush("default", "a")
-    _insert(e, "a", 100, 100)
-    e.flush("default", "a")
+    _two_segments(e)
     real = compaction.plan_groups
 
     def meanwhile(*args: object, **kwargs: object) -> list[list[int]]:
@@ -148,10 +152,7 @@ def test_a_delta_committed_during_compaction_is_kept(tmp_path: Path,
 def test_compaction_carries_tombstones_that_reach_a_reloaded_collection(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     e = _engine(tmp_path / "d", "a", load=False)
-    _insert(e, "a", 0, 100)
-    e.flush("default", "a")
-    _insert(e, "a", 100, 100)
-    e.flush("default", "a")
+    _two_segments(e)
     real = compaction.plan_groups
 
     def meanwhile(*args: object, **kwargs: object) -> list[list[int]]:
@@ -192,10 +193,7 @@ def test_a_load_during_a_seal_sees_its_tombstones(tmp_path: Path) -> None:
 def test_a_drop_fences_background_work_and_stale_handles(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     e = _engine(tmp_path / "d", "a")
-    _insert(e, "a", 0, 100)
-    e.flush("default", "a")
-    _insert(e, "a", 100, 100)
-    e.flush("default", "a")
+    _two_segments(e)
     assert e.wait_idle(30)
     handle = e.collection("default", "a")
     real = compaction.plan_groups
