@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -315,14 +316,15 @@ class Collection:
         self.engine.index_builder.schedule(self)
 
     @staticmethod
-    def _apply_delta(segments: object, delta: pa.Table) -> None:
+    def _apply_delta(segments: Iterable[SealedSegment], delta: pa.Table) -> None:
+        """Apply a delete log's tombstones, one timestamp at a time (oldest first)."""
         if delta.num_rows == 0:
             return
         pks = delta.column(DELTA_PK).combine_chunks()
         ts = delta.column(DELTA_TS).to_numpy()
         for t in np.unique(ts):
             chosen = pks.filter(pa.array(ts == t))
-            for seg in segments:  # type: ignore[attr-defined]
+            for seg in segments:
                 seg.apply_delete(chosen, int(t))
 
     def release(self) -> None:

@@ -471,7 +471,7 @@ class Engine:
 
     def collection_by_id(self, cid: int) -> Collection:
         with self._lock:
-            found = next((c for c in self._collections.values() if c.id == cid), None)
+            found = self._by_id(cid)
         if found is None:
             raise CollectionNotFound(str(cid))
         return found

@@ -24,6 +24,11 @@ from elanus.server.grpc.status import OK
 DEFAULT_PARTITION = "_default"
 
 
+def default_partition_id(collection_id: int) -> int:
+    """The id the one (_default) partition of a collection is reported under."""
+    return collection_id * 1000
+
+
 @handler("CreateCollection")
 def create_collection(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
     validate_name(req.collection_name, "collection")
@@ -159,7 +164,7 @@ def show_partitions(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.ShowPartit
     loaded = engine.load_state(info.db, info.name)
     names = [n for n in info.partitions if not req.partition_names or n in req.partition_names]
     return milvus_pb2.ShowPartitionsResponse(
-        status=OK, partition_names=names, partitionIDs=[info.id * 1000 for _ in names],
+        status=OK, partition_names=names, partitionIDs=[default_partition_id(info.id) for _ in names],
         created_timestamps=[info.created_ts for _ in names],
         created_utc_timestamps=[physical_ms(info.created_ts) for _ in names],
         inMemory_percentages=[100 if loaded else 0 for _ in names])
@@ -258,7 +263,7 @@ def get_persistent_segment_info(engine: Engine, req: Any,
     db = req.dbName or db_name(req, ctx)
     cid = engine.collection(db, req.collectionName).id
     infos = [milvus_pb2.PersistentSegmentInfo(
-        segmentID=s.segment_id, collectionID=cid, partitionID=cid * 1000, num_rows=s.num_rows,
+        segmentID=s.segment_id, collectionID=cid, partitionID=default_partition_id(cid), num_rows=s.num_rows,
         state=_SEGMENT_STATES[s.state]) for s in engine.segment_infos(db, req.collectionName)
         if s.state != "Growing"]
     return milvus_pb2.GetPersistentSegmentInfoResponse(status=OK, infos=infos)
@@ -270,7 +275,7 @@ def get_query_segment_info(engine: Engine, req: Any,
     db = req.dbName or db_name(req, ctx)
     cid = engine.collection(db, req.collectionName).id
     infos = [milvus_pb2.QuerySegmentInfo(
-        segmentID=s.segment_id, collectionID=cid, partitionID=cid * 1000, num_rows=s.num_rows,
+        segmentID=s.segment_id, collectionID=cid, partitionID=default_partition_id(cid), num_rows=s.num_rows,
         index_name=s.index_name, state=_SEGMENT_STATES[s.state], nodeID=1, nodeIds=[1])
         for s in engine.segment_infos(db, req.collectionName) if s.loaded]
     return milvus_pb2.GetQuerySegmentInfoResponse(status=OK, infos=infos)
