@@ -46,7 +46,6 @@ from elanus.errors import (
     Corruption,
     DatabaseNotFound,
     FieldNotFound,
-    FilterInvalid,
     IndexAlreadyExists,
     IndexNotFound,
     InvalidArgument,
@@ -576,18 +575,14 @@ class Engine:
     def delete(self, db: str, name: str, filter_text: str,
                params: dict[str, object] | None = None) -> MutationResult:
         c = self.collection(db, name)
-        if not filter_text.strip():
-            raise InvalidArgument("delete plan can't be empty or always true : ")
-        try:
-            listed = read.listed_pks(c, filter_text, params or {})
-        except FilterInvalid as exc:  # Milvus names the delete plan in this error
-            raise FilterInvalid(exc.expression, exc.detail, exc.offset, plan="delete") from None
+        flt = read.delete_plan(c, filter_text, params or {})
+        listed = read.listed_pks(c, flt)
         if listed is not None:
             # `pk in [...]` needs no loaded collection, and Milvus counts the keys it was given.
             _, ts = c.delete(listed)
             return MutationResult(pa.array([], type=c.pk_type), delete_count=len(listed),
                                   timestamp=ts)
-        pks = read.matching_pks(c, filter_text, params or {})
+        pks = read.matching_pks(c, flt)
         count, ts = c.delete(pks) if len(pks) else (0, self.tso.allocate())
         return MutationResult(pa.array([], type=c.pk_type), delete_count=count, timestamp=ts)
 

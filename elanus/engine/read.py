@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,8 +21,8 @@ import pyarrow.compute as pc
 from elanus.engine.collection import Collection, Snapshot
 from elanus.engine.requests import QueryRequest, QueryResult, SearchRequest, SearchResult
 from elanus.engine.segment import SegmentView
-from elanus.errors import FieldNotFound, InvalidArgument, MetricTypeMismatch
-from elanus.expr import compile_filter, plan
+from elanus.errors import FieldNotFound, FilterInvalid, InvalidArgument, MetricTypeMismatch
+from elanus.expr import Filter, compile_filter, plan
 from elanus.index.vector import exact_search, larger_is_closer, normalized
 from elanus.schema import DYNAMIC_FIELD, CollectionSchema
 
@@ -73,15 +74,18 @@ def plan_output(schema: CollectionSchema, requested: Sequence[str], with_pk: boo
     return OutputPlan(tuple(columns), tuple(names), None if whole_meta else tuple(dynamic))
 
 
-def _masks(snap: Snapshot, text: str, schema: CollectionSchema,
-           params: dict[str, object]) -> list[npt.NDArray[np.bool_]]:
+def _compile(text: str, schema: CollectionSchema, params: dict[str, Any]) -> Filter | None:
+    """The compiled filter, or None for an empty one (every row passes)."""
+    return compile_filter(text, schema, params) if text.strip() else None
+
+
+def _masks(snap: Snapshot, flt: Filter | None) -> list[npt.NDArray[np.bool_]]:
     """Per segment: the rows visible at the snapshot's timestamp that pass the filter."""
-    views, live = snap.views, snap.visible()
-    if not text.strip():
+    live = snap.visible()
+    if flt is None:
         return live
-    flt = compile_filter(text, schema, params)
     return [m & flt.evaluate(v.table, v.segment.filter_cache) if v.num_rows else m
-            for v, m in zip(views, live)]
+            for v, m in zip(snap.views, live)]
 
 
 def search(collection: Collection, req: SearchRequest) -> SearchResult:
@@ -105,7 +109,7 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
     out = plan_output(schema, req.output_fields, with_pk=False)
     snap = collection.snapshot("search")
     views = snap.views
-    masks = _masks(snap, req.filter, schema, req.filter_params)
+    masks = _masks(snap, _compile(req.filter, schema, req.filter_params))
     cosine = metric == "COSINE"
     prepared = normalized(queries) if cosine else queries
     k = req.offset + req.limit
@@ -209,7 +213,7 @@ def query(collection: Collection, req: QueryRequest) -> QueryResult:
                               f"range [1, {MAX_TOPK}], but got {req.offset + max(req.limit, 0)}")
     snap = collection.snapshot("query", req.read_ts)
     views = snap.views
-    masks = _masks(snap, req.filter, schema, req.filter_params)
+    masks = _masks(snap, _compile(req.filter, schema, req.filter_params))
     if is_count:
         total = int(sum(int(np.count_nonzero(m)) for m in masks))
         return QueryResult(pa.table({COUNT_STAR: pa.array([total], pa.int64())}), (COUNT_STAR,),
@@ -229,28 +233,35 @@ def query(collection: Collection, req: QueryRequest) -> QueryResult:
     return QueryResult(table, out.names, out.dynamic_keys, read_ts=snap.ts)
 
 
-def matching_pks(collection: Collection, text: str, params: dict[str, object]) -> pa.Array:
-    """Primary keys of the live rows that pass `text` (for delete by filter)."""
+def delete_plan(collection: Collection, text: str, params: dict[str, Any]) -> Filter:
+    """Compile a delete filter; Milvus refuses an empty or always-true one."""
+    try:
+        flt = compile_filter(text, collection.schema, params) if text.strip() else None
+    except FilterInvalid as exc:  # Milvus names the delete plan in this error
+        raise FilterInvalid(exc.expression, exc.detail, exc.offset, plan="delete") from None
+    if flt is None or (isinstance(flt.plan, plan.Constant) and flt.plan.value):
+        raise InvalidArgument(f"delete plan can't be empty or always true : {text}")
+    return flt
+
+
+def matching_pks(collection: Collection, flt: Filter) -> pa.Array:
+    """Primary keys of the live rows that pass the filter (for delete by filter)."""
     snap = collection.snapshot("delete")
-    views = snap.views
-    masks = _masks(snap, text, collection.schema, params)
-    pks = [v.pks.filter(pa.array(m)) for v, m in zip(views, masks) if v.num_rows and m.any()]
+    masks = _masks(snap, flt)
+    pks = [v.pks.filter(pa.array(m)) for v, m in zip(snap.views, masks) if v.num_rows and m.any()]
     if not pks:
         return pa.array([], type=collection.pk_type)
     return pa.chunked_array(pks, type=collection.pk_type).combine_chunks()
 
 
-def listed_pks(collection: Collection, text: str, params: dict[str, object]) -> pa.Array | None:
+def listed_pks(collection: Collection, flt: Filter) -> pa.Array | None:
     """The keys of a `pk in [...]` / `pk == x` filter, or None for any other filter.
 
     Milvus deletes by listed primary keys without a loaded collection; other filters need the
     rows, so they need the collection loaded.
     """
-    predicate = compile_filter(text, collection.schema, params).plan
-    if isinstance(predicate, plan.Constant) and predicate.value:
-        raise InvalidArgument(f"delete plan can't be empty or always true : {text}")
     pk = collection.schema.primary.name
-    match predicate:
+    match flt.plan:
         case plan.InSet(source=plan.ColumnValue(column=col), values=values) if col == pk:
             keys = list(values)
         case plan.Compare(op="==", source=plan.ColumnValue(column=col), value=value) if col == pk:
