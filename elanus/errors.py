@@ -145,6 +145,15 @@ class PartitionNotFound(NotFound):
         self.name, self.collection = name, collection
 
 
+class PartitionNotLoaded(NotLoaded):
+    code = 201  # merr.ErrPartitionNotLoaded
+
+    def __init__(self, partition_id: int, operation: str = "") -> None:
+        prefix = f"failed to {operation}: " if operation else ""
+        super().__init__(f"{prefix}partition not loaded[partition={partition_id}]")
+        self.partition_id = partition_id
+
+
 class IndexNotFound(NotFound):
     code = 700
 

@@ -1,34 +1,47 @@
-"""One collection's live state: schema, indexes, segments, and its write path.
+"""One collection's live state: schema, partitions, indexes, segments, and its write path.
+
+Every segment belongs to one partition. A collection with a partition key has hidden partitions
+`_default_0` ... `_default_{n-1}` and routes each row by a hash of its key (`routing`); otherwise
+rows go to the partition the request names, `_default` when it names none.
 
 Writes (insert, upsert, delete, flush, index changes) take the collection's write lock; reads take
-`segments()` (a list of segment snapshots) without it. Inserts go to the WAL before they touch a
-growing segment, and the reply waits for the WAL. A flush seals the growing segment: its rows
-become an Arrow IPC file and the deletes since the last flush a delta file; one catalog commit
-names both and moves the collection's WAL checkpoint past them. Indexes of sealed segments are
-built by the engine's index builder off the request path; until then a sealed segment is searched
-exactly.
+a snapshot (segment views of the loaded partitions) under it and then run without it. Inserts go
+to the WAL before they touch a growing segment, and the reply waits for the WAL. A flush seals
+the growing generation: each partition's rows become an Arrow IPC file and the deletes since the
+last flush a delta file; one catalog commit names them all and moves the collection's WAL
+checkpoint past them. Indexes of sealed segments are built by the engine's index builder off
+the request path; until then a sealed segment is searched exactly.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from elanus.engine import routing
 from elanus.engine.rows import prepare_rows
 from elanus.engine.segment import GrowingSegment, SealedSegment, SegmentView
 from elanus.engine.tso import compose, physical_ms
-from elanus.errors import CollectionNotFound, CollectionNotLoaded, Corruption, InvalidArgument
+from elanus.errors import (
+    CollectionNotFound,
+    CollectionNotLoaded,
+    Corruption,
+    InvalidArgument,
+    PartitionNotFound,
+    PartitionNotLoaded,
+)
 from elanus.index.vector import IndexSpec
-from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema
+from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema, FieldSchema
 from elanus.storage import records
-from elanus.storage.catalog import Commit, FileRecord
+from elanus.storage.catalog import Commit, FileRecord, PartitionRecord
 from elanus.storage.segment_file import read_segment, write_segment
 
 if TYPE_CHECKING:
@@ -64,52 +77,92 @@ class Snapshot:
 
     def visible(self) -> list[npt.NDArray[np.bool_]]:
         return [v.visible(self.ts, self.expire_before) for v in self.views]
+
+
 DELTA_PK = "pk"
 DELTA_TS = "ts"
-
-
-@dataclass(frozen=True)
-class Sealing:
-    segment: GrowingSegment
-    deletes: _Deletes
+DELTA_PARTITION = "partition"  # 0: the tombstone applies in every partition
 
 
 @dataclass
 class _Deletes:
-    """Tombstones not yet in a delta file: primary keys and their delete timestamps."""
+    """Tombstones not yet in a delta file: primary keys, delete timestamps, partition scopes."""
 
-    pks: list[pa.Array]
-    ts: list[int]
+    pks: list[pa.Array] = field(default_factory=list)
+    ts: list[int] = field(default_factory=list)
+    partitions: list[int] = field(default_factory=list)
+
+    def add(self, pks: pa.Array, ts: int, partition_id: int) -> None:
+        self.pks.append(pks)
+        self.ts.append(ts)
+        self.partitions.append(partition_id)
 
     def table(self, pk_type: pa.DataType) -> pa.Table:
         if not self.pks:
             return pa.table({DELTA_PK: pa.array([], type=pk_type),
-                             DELTA_TS: pa.array([], type=pa.uint64())})
+                             DELTA_TS: pa.array([], type=pa.uint64()),
+                             DELTA_PARTITION: pa.array([], type=pa.int64())})
         pks = pa.concat_arrays([p.cast(pk_type) for p in self.pks])
-        ts = np.repeat(np.array(self.ts, dtype=np.uint64), [len(p) for p in self.pks])
-        return pa.table({DELTA_PK: pks, DELTA_TS: pa.array(ts)})
+        counts = [len(p) for p in self.pks]
+        ts = np.repeat(np.array(self.ts, dtype=np.uint64), counts)
+        parts = np.repeat(np.array(self.partitions, dtype=np.int64), counts)
+        return pa.table({DELTA_PK: pks, DELTA_TS: pa.array(ts), DELTA_PARTITION: pa.array(parts)})
+
+
+@dataclass
+class Generation:
+    """Everything logged since the last seal began: a growing segment per partition written
+    to, the tombstones, and the WAL records they came from. A flush seals a whole generation
+    in one catalog commit, which moves the collection's WAL checkpoint past its records."""
+
+    segments: dict[int, GrowingSegment] = field(default_factory=dict)  # by partition id
+    deletes: _Deletes = field(default_factory=_Deletes)
+    first_lsn: int = 0  # the first WAL record applied here; 0 while none is
+    first_at: float = 0.0  # time.monotonic() of that record
+    last_lsn: int = 0
+
+    def note_lsn(self, lsn: int) -> None:
+        """Record that WAL record `lsn` (an insert or a delete) is applied here."""
+        if not self.first_lsn:
+            self.first_lsn, self.first_at = lsn, time.monotonic()
+        self.last_lsn = lsn
+
+    @property
+    def num_rows(self) -> int:
+        return sum(s.num_rows for s in self.segments.values())
+
+    @property
+    def nbytes(self) -> int:
+        return sum(s.nbytes for s in self.segments.values())
+
+    @property
+    def max_ts(self) -> int:
+        return max((s.max_ts for s in self.segments.values()), default=0)
 
 
 class Collection:
     def __init__(self, engine: Engine, cid: int, db: str, schema: CollectionSchema,
                  created_ts: int, consistency_level: int, num_shards: int,
-                 properties: dict[str, str], checkpoint_lsn: int) -> None:
+                 properties: dict[str, str], checkpoint_lsn: int,
+                 partitions: list[PartitionRecord], load_all: bool = False) -> None:
         self.engine = engine
         self.id, self.db, self.schema = cid, db, schema
         self.created_ts, self.consistency_level = created_ts, consistency_level
         self.num_shards, self.properties = num_shards, properties
         self.checkpoint_lsn = checkpoint_lsn
+        self.partitions = {p.name: p for p in sorted(partitions, key=lambda p: p.id)}
+        # load_collection was called: partitions created later are loaded at once, as in Milvus.
+        self.load_all = load_all
+        self.loaded_partitions: set[int] = set()
         self.indexes: dict[str, IndexSpec] = {}  # by index name
         self.files: list[FileRecord] = []  # committed segment, delta and index files
-        self.loaded = False
         self.lock = threading.RLock()
-        self.growing = GrowingSegment(engine.new_segment_id(), DEFAULT_PARTITION, schema)
-        # Sealed in memory, file commit in progress (or failed and waiting for the next flush):
-        # each with the tombstones logged while it grew. Readers, loads and the WAL see them.
-        self.sealing: list[Sealing] = []
+        self.growing = Generation()
+        # Generations sealed in memory, file commit in progress (or failed and waiting for the
+        # next flush), oldest first. Readers, loads and the WAL see them.
+        self.sealing: list[Generation] = []
         self.dropped = False
-        self.sealed: dict[int, SealedSegment] = {}  # loaded sealed segments
-        self.pending = _Deletes([], [])
+        self.sealed: dict[int, SealedSegment] = {}  # sealed segments of loaded partitions
         self._flush_lock = threading.Lock()
         self.compaction_lock = threading.Lock()
 
@@ -121,20 +174,40 @@ class Collection:
     def pk_type(self) -> pa.DataType:
         return self.schema.primary.arrow_type
 
+    @property
+    def loaded(self) -> bool:
+        """Some partition is loaded (Milvus reports such a collection as loaded)."""
+        return bool(self.loaded_partitions)
+
+    @property
+    def partition_key(self) -> FieldSchema | None:
+        return next((f for f in self.schema.fields if f.is_partition_key), None)
+
+    def partition(self, name: str) -> PartitionRecord:
+        found = self.partitions.get(name)
+        if found is None:
+            raise PartitionNotFound(name, self.name)
+        return found
+
+    def slot_partitions(self) -> list[int]:
+        """Partition ids of a partition-key collection's hidden partitions, by slot."""
+        return [p.id for p in self.partitions.values()]
+
     def index_on(self, field: str) -> IndexSpec | None:
         return next((s for s in self.indexes.values() if s.field_name == field), None)
 
     # -- writes ----------------------------------------------------------------------------
 
     def insert(self, columns: dict[str, pa.Array], num_rows: int, upsert: bool = False,
-               ) -> tuple[pa.Table, int]:
+               partition: str = "") -> tuple[pa.Table, int]:
         """Validate, log and apply rows; returns (rows as stored, timestamp)."""
         with self.lock:
             self._check_live()
+            partition_id = self._target(partition)
             ts = self.engine.tso.allocate()
             table = prepare_rows(self.schema, columns, num_rows, ts, self.engine.tso.allocate,
                                  upsert=upsert)
-            record = records.InsertRecord(self.id, DEFAULT_PARTITION, table, upsert)
+            record = records.InsertRecord(self.id, partition_id, table, upsert)
             lsn = self.engine.wal.submit(records.encode(record))
             self.growing.note_lsn(lsn)  # pins the WAL before anything else can fail
             self.apply(record, lsn)
@@ -142,36 +215,72 @@ class Collection:
         self.engine.wal.wait_durable(lsn)
         return table, ts
 
-    def delete(self, pks: pa.Array) -> tuple[int, int]:
-        """Delete live rows with these primary keys; returns (deleted count, timestamp)."""
+    def _target(self, partition: str) -> int:
+        """The partition id rows go to; 0 routes them by their partition key."""
+        if self.partition_key is not None:
+            if partition:
+                raise InvalidArgument("not support manually specifying the partition names if "
+                                      "partition key mode is used")
+            return 0
+        return self.partition(partition or DEFAULT_PARTITION).id
+
+    def delete(self, pks: pa.Array, partition: str = "") -> tuple[int, int]:
+        """Delete live rows with these primary keys (in one partition, or in all); returns
+        (deleted count, timestamp)."""
         with self.lock:
             self._check_live()
+            partition_id = self.partition(partition).id if partition else 0
             ts = self.engine.tso.allocate()
-            record = records.DeleteRecord(self.id, ts, pks.cast(self.pk_type))
+            record = records.DeleteRecord(self.id, ts, pks.cast(self.pk_type), partition_id)
             lsn = self.engine.wal.submit(records.encode(record))
             self.growing.note_lsn(lsn)
-            count = self.apply_delete(record.pks, ts, lsn)
+            count = self.apply_delete(record.pks, ts, lsn, partition_id)
         self.engine.wal.wait_durable(lsn)
         return count, ts
 
     def apply(self, record: records.Record, lsn: int) -> None:
         """Apply one logged record (live, or replayed from the WAL on restart)."""
         if isinstance(record, records.DeleteRecord):
-            self.apply_delete(record.pks, record.ts, lsn)
+            self.apply_delete(record.pks, record.ts, lsn, record.partition_id)
             return
         table = record.table
+        if record.partition_id:
+            if all(p.id != record.partition_id for p in self.partitions.values()):
+                return  # replayed after its partition was dropped
+            groups = [(record.partition_id, table)]
+        else:
+            key = self.partition_key
+            if key is None:
+                raise Corruption(f"collection {self.id}", "an insert routed by partition key, "
+                                 "but the collection has no partition key")
+            by_slot = self.slot_partitions()
+            slot_of_row = routing.slots(table.column(key.name), len(by_slot))
+            groups = [(by_slot[slot], table.take(pa.array(rows)))
+                      for slot, rows in routing.split(slot_of_row)]
         if record.upsert:
+            # The replaced rows are deleted where the new ones may land: the given partition,
+            # or every partition when a partition key routes them.
             pks = table.column(self.schema.primary.name).combine_chunks()
-            self.apply_delete(pks, int(table.column(TIMESTAMP_COLUMN)[0].as_py()), lsn)
-        self.growing.append(table, lsn)
+            self.apply_delete(pks, int(table.column(TIMESTAMP_COLUMN)[0].as_py()), lsn,
+                              record.partition_id)
+        for partition_id, rows in groups:
+            self._growing_segment(partition_id).append(rows)
+        self.growing.note_lsn(lsn)
         if (self.growing.num_rows >= self.engine.seal_rows
                 or self.growing.nbytes >= self.engine.seal_bytes):
             self.engine.request_flush(self)
 
-    def apply_delete(self, pks: pa.Array, ts: int, lsn: int) -> int:
-        count = sum(s.apply_delete(pks, ts) for s in self._all_segments())
-        self.pending.pks.append(pks)
-        self.pending.ts.append(ts)
+    def _growing_segment(self, partition_id: int) -> GrowingSegment:
+        seg = self.growing.segments.get(partition_id)
+        if seg is None:
+            seg = GrowingSegment(self.engine.new_segment_id(), partition_id, self.schema)
+            self.growing.segments[partition_id] = seg
+        return seg
+
+    def apply_delete(self, pks: pa.Array, ts: int, lsn: int, partition_id: int = 0) -> int:
+        count = sum(s.apply_delete(pks, ts) for s in self._all_segments()
+                    if not partition_id or s.partition_id == partition_id)
+        self.growing.deletes.add(pks, ts, partition_id)
         self.growing.note_lsn(lsn)
         return count
 
@@ -180,17 +289,18 @@ class Collection:
             raise CollectionNotFound(self.name, self.db)
 
     def _all_segments(self) -> list[GrowingSegment | SealedSegment]:
-        return [*self.sealed.values(), *(s.segment for s in self.sealing), self.growing]
+        growing = [s for g in (*self.sealing, self.growing) for s in g.segments.values()]
+        return [*self.sealed.values(), *growing]
 
     def unsealed_lsn(self) -> int:
         """The oldest WAL record not yet in a committed file (0: none). Caller holds the lock."""
-        lsns = [s.segment.first_lsn for s in self.sealing] + [self.growing.first_lsn]
+        lsns = [g.first_lsn for g in (*self.sealing, self.growing)]
         return min((n for n in lsns if n), default=0)
 
     # -- flush -----------------------------------------------------------------------------
 
     def flush(self) -> list[int]:
-        """Seal the growing segment into files and commit them; returns the sealed ids.
+        """Seal the growing generation into files and commit them; returns the sealed ids.
 
         Seals commit in log order: one that failed (a full disk, say) stays readable, keeps its
         WAL records pinned, and is retried first by the next flush.
@@ -199,61 +309,64 @@ class Collection:
             with self.lock:
                 self._check_live()
                 if self.growing.first_lsn:
-                    next_id = self.engine.new_segment_id()
-                    self.sealing.append(Sealing(self.growing, self.pending))
-                    self.growing = GrowingSegment(next_id, DEFAULT_PARTITION, self.schema)
-                    self.pending = _Deletes([], [])
+                    self.sealing.append(self.growing)
+                    self.growing = Generation()
                 queue = list(self.sealing)
             sealed_ids: list[int] = []
-            for item in queue:
-                sealed_ids += self._seal(item)
+            for gen in queue:
+                sealed_ids += self._seal(gen)
             return sealed_ids
 
-    def _seal(self, item: Sealing) -> list[int]:
-        seg, deletes = item.segment, item.deletes
-        store, commit = self.engine.store, Commit(self.id, checkpoint_lsn=seg.last_lsn)
-        sealed_ids: list[int] = []
-        view = seg.snapshot()
-        sealed = None
-        if view.num_rows:
+    def _seal(self, gen: Generation) -> list[int]:
+        store, commit = self.engine.store, Commit(self.id, checkpoint_lsn=gen.last_lsn)
+        written: list[tuple[GrowingSegment, SealedSegment]] = []
+        for partition_id, seg in gen.segments.items():
+            view = seg.snapshot()
+            if not view.num_rows:
+                continue
             key = f"collections/{self.id}/segments/{seg.id}.arrow"
             # One record batch: the sealed file then maps as one zero-copy chunk per column.
             info = write_segment(store, key, view.table.combine_chunks())
             commit.add.append(FileRecord(key, self.id, "segment", seg.id, info.size,
-                                         info.checksum, info.num_rows, seg.partition))
-            sealed = SealedSegment(seg.id, seg.partition, self.schema, self._read(
-                key, info.size, info.checksum), key)
-            sealed_ids.append(seg.id)
+                                         info.checksum, info.num_rows, partition_id))
+            written.append((seg, SealedSegment(seg.id, partition_id, self.schema, self._read(
+                key, info.size, info.checksum), key)))
         self.engine.fault("seal:segment-written")
-        if deletes.pks:
+        if gen.deletes.pks:
             delta_id = self.engine.new_segment_id()
             key = f"collections/{self.id}/deltas/{delta_id}.arrow"
-            info = write_segment(store, key, deletes.table(self.pk_type))
+            info = write_segment(store, key, gen.deletes.table(self.pk_type))
             commit.add.append(FileRecord(key, self.id, "delta", delta_id, info.size,
-                                         info.checksum, info.num_rows, max_ts=max(deletes.ts)))
+                                         info.checksum, info.num_rows, max_ts=max(gen.deletes.ts)))
         self.engine.fault("seal:before-commit")
         with self.lock:
             if self.dropped:
-                self._discard(commit)
+                self._discard(commit.add)
                 return []
+            live = {p.id for p in self.partitions.values()}
+            orphans = [f for f in commit.add if f.kind == "segment" and f.partition_id not in live]
+            self._discard(orphans)  # segments of partitions dropped meanwhile
+            commit.add = [f for f in commit.add if f not in orphans]
             self.engine.catalog.commit(commit)
             self.files.extend(commit.add)
-            self.checkpoint_lsn = seg.last_lsn
-            self.sealing.remove(item)  # in the same step as its sealed form appears: no reader
-            if sealed is not None and self.loaded:  # sees the rows twice or not at all
-                # Deletes the rows saw while growing (or while being sealed) carry over.
-                sealed.delete_stamps()[:] = seg.delete_stamps()[: sealed.num_rows]
-                self.sealed[sealed.id] = sealed
+            self.checkpoint_lsn = gen.last_lsn
+            self.sealing.remove(gen)  # in the same step as its sealed form appears: no reader
+            for seg, sealed in written:  # sees the rows twice or not at all
+                if sealed.partition_id in self.loaded_partitions:
+                    # Deletes the rows saw while growing (or while being sealed) carry over.
+                    sealed.delete_stamps()[:] = seg.delete_stamps()[: sealed.num_rows]
+                    self.sealed[sealed.id] = sealed
         self.engine.fault("seal:after-commit")
         self.engine.wal_checkpoint_moved()
-        if sealed is not None:
+        sealed_ids = [seg.id for seg, sealed in written if sealed.partition_id in live]
+        if sealed_ids:
             self.engine.index_builder.schedule(self)
             self.engine.request_compaction(self)
         return sealed_ids
 
-    def _discard(self, commit: Commit) -> None:
-        """Files written for a collection dropped meanwhile: delete them, commit nothing."""
-        for f in commit.add:
+    def _discard(self, files: list[FileRecord]) -> None:
+        """Files written for a collection or partition dropped meanwhile: delete them."""
+        for f in files:
             self.engine.store.delete(f.key)
 
     def truncate(self) -> list[str]:
@@ -261,15 +374,21 @@ class Collection:
         with self._flush_lock, self.compaction_lock, self.lock:
             garbage = [f.key for f in self.files]
             checkpoint = max(self.checkpoint_lsn, self.growing.last_lsn,
-                             *(s.segment.last_lsn for s in self.sealing))
+                             *(g.last_lsn for g in self.sealing))
             self.sealing = []
             self.engine.catalog.commit(Commit(self.id, remove=garbage,
                                               checkpoint_lsn=checkpoint))
-            self.files, self.sealed, self.checkpoint_lsn = [], {}, checkpoint
-            self.growing = GrowingSegment(self.engine.new_segment_id(), DEFAULT_PARTITION,
-                                          self.schema)
-            self.pending = _Deletes([], [])
+            self.files, self.checkpoint_lsn = [], checkpoint
+            self.sealed = {}
+            self.growing = Generation()
         return garbage
+
+    def forget_partition(self, partition_id: int, garbage: list[str]) -> None:
+        """Drop a partition's in-memory state once the catalog has forgotten it. Caller holds
+        the lock. A generation being sealed keeps its segment; the seal then skips it."""
+        self.partitions = {n: p for n, p in self.partitions.items() if p.id != partition_id}
+        self.files = [f for f in self.files if f.key not in set(garbage)]
+        self.growing.segments.pop(partition_id, None)
 
     def _read(self, key: str, size: int, checksum: int) -> pa.Table:
         # Sealed files are memory-mapped unless the collection sets mmap.enabled to false: the
@@ -283,23 +402,28 @@ class Collection:
     def open_sealed(self, files: list[FileRecord]) -> dict[int, SealedSegment]:
         """Read these segment files with every tombstone that applies to them (delta files and
         deletes not yet flushed). Caller holds the write lock."""
-        segments = {f.segment_id: SealedSegment(f.segment_id, f.partition, self.schema,
+        segments = {f.segment_id: SealedSegment(f.segment_id, f.partition_id, self.schema,
                                                 self._read(f.key, f.size, f.checksum), f.key)
                     for f in files}
         for f in self.files:
             if f.kind == "delta":
                 self._apply_delta(segments.values(), self._read(f.key, f.size, f.checksum))
-        for item in self.sealing:  # tombstones whose delta file is not committed yet
-            self._apply_delta(segments.values(), item.deletes.table(self.pk_type))
-        self._apply_delta(segments.values(), self.pending.table(self.pk_type))
+        for gen in self.sealing:  # tombstones whose delta file is not committed yet
+            self._apply_delta(segments.values(), gen.deletes.table(self.pk_type))
+        self._apply_delta(segments.values(), self.growing.deletes.table(self.pk_type))
         return segments
 
-    def load(self) -> None:
-        """Open every sealed segment, its indexes and delete logs; idempotent."""
+    def load(self, partition_ids: Iterable[int] | None = None) -> None:
+        """Open the sealed segments of these partitions (None: all), their indexes and delete
+        logs; partitions already loaded stay as they are."""
         with self.lock:
-            if self.loaded:
+            wanted = set(partition_ids) if partition_ids is not None else \
+                {p.id for p in self.partitions.values()}
+            wanted -= self.loaded_partitions
+            if not wanted:
                 return
-            segments = self.open_sealed([f for f in self.files if f.kind == "segment"])
+            segments = self.open_sealed([f for f in self.files
+                                         if f.kind == "segment" and f.partition_id in wanted])
             broken = []
             for f in self.files:
                 if f.kind == "index" and f.segment_id in segments:
@@ -311,31 +435,40 @@ class Collection:
             if broken:
                 self.engine.catalog.commit(Commit(self.id, remove=broken))
                 self.files = [f for f in self.files if f.key not in set(broken)]
-            self.sealed = segments
-            self.loaded = True
+            self.sealed.update(segments)
+            self.loaded_partitions |= wanted
         self.engine.index_builder.schedule(self)
 
     @staticmethod
     def _apply_delta(segments: Iterable[SealedSegment], delta: pa.Table) -> None:
-        """Apply a delete log's tombstones, one timestamp at a time (oldest first)."""
+        """Apply a delete log's tombstones one delete at a time, oldest first (a row takes the
+        timestamp of the first tombstone that hits it)."""
         if delta.num_rows == 0:
             return
         pks = delta.column(DELTA_PK).combine_chunks()
         ts = delta.column(DELTA_TS).to_numpy()
+        scope = delta.column(DELTA_PARTITION).to_numpy()
+        targets = list(segments)
         for t in np.unique(ts):
-            chosen = pks.filter(pa.array(ts == t))
-            for seg in segments:
-                seg.apply_delete(chosen, int(t))
+            at = ts == t
+            for p in np.unique(scope[at]):
+                chosen = pks.filter(pa.array(at & (scope == p)))
+                for seg in targets:
+                    if p == 0 or seg.partition_id == p:
+                        seg.apply_delete(chosen, int(t))
 
-    def release(self) -> None:
+    def release(self, partition_ids: Iterable[int] | None = None) -> None:
         with self.lock:
-            self.sealed = {}
-            self.loaded = False
+            gone = set(partition_ids) if partition_ids is not None else set(self.loaded_partitions)
+            self.sealed = {sid: s for sid, s in self.sealed.items() if s.partition_id not in gone}
+            self.loaded_partitions -= gone
 
     # -- reads -----------------------------------------------------------------------------
 
-    def snapshot(self, operation: str = "query", read_ts: int = 0) -> Snapshot:
-        """What a read sees: every segment and the timestamp it reads at.
+    def snapshot(self, operation: str = "query", read_ts: int = 0,
+                 partitions: Sequence[str] = ()) -> Snapshot:
+        """What a read sees: the segments of the named partitions (none named: every loaded
+        one) and the timestamp it reads at.
 
         The read timestamp is taken under the write lock, where writes take theirs and apply,
         so every write with an earlier timestamp is already applied: a read at T sees exactly
@@ -347,7 +480,13 @@ class Collection:
         with self.lock:
             if not self.loaded:
                 raise CollectionNotLoaded(self.id, operation)
-            segs = self._all_segments()
+            chosen = self.loaded_partitions
+            if partitions:
+                chosen = {self.partition(name).id for name in partitions}
+                missing = sorted(chosen - self.loaded_partitions)
+                if missing:
+                    raise PartitionNotLoaded(missing[0], operation)
+            segs = [s for s in self._all_segments() if s.partition_id in chosen]
             ts = read_ts or self.engine.tso.allocate()
         return Snapshot([s.snapshot() for s in segs], ts, self.expire_before(ts))
 
@@ -364,9 +503,12 @@ class Collection:
         except ValueError:
             return 0
 
-    def num_rows(self) -> int:
-        """Rows stored (deleted rows included until compaction, as Milvus counts them)."""
+    def num_rows(self, partition_id: int = 0) -> int:
+        """Rows stored in one partition (0: in all), deleted rows included until compaction,
+        as Milvus counts them."""
         with self.lock:
-            sealed = sum(f.num_rows for f in self.files if f.kind == "segment")
-            growing = [*(s.segment for s in self.sealing), self.growing]
+            sealed = sum(f.num_rows for f in self.files if f.kind == "segment"
+                         and (not partition_id or f.partition_id == partition_id))
+            growing = [s for g in (*self.sealing, self.growing) for s in g.segments.values()
+                       if not partition_id or s.partition_id == partition_id]
             return sealed + sum(s.num_rows for s in growing)

@@ -16,7 +16,6 @@ no lock.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,7 +65,7 @@ class Segment:
     """Read interface shared by growing and sealed segments."""
 
     id: int
-    partition: str
+    partition_id: int
     schema: CollectionSchema
 
     def snapshot(self) -> SegmentView:
@@ -129,10 +128,11 @@ class SegmentView:
 
 
 class GrowingSegment(Segment):
-    """Rows appended since the last seal, held in memory and rebuilt from the WAL on restart."""
+    """Rows of one partition appended since the last seal, held in memory and rebuilt from the
+    WAL on restart."""
 
-    def __init__(self, segment_id: int, partition: str, schema: CollectionSchema) -> None:
-        self.id, self.partition, self.schema = segment_id, partition, schema
+    def __init__(self, segment_id: int, partition_id: int, schema: CollectionSchema) -> None:
+        self.id, self.partition_id, self.schema = segment_id, partition_id, schema
         self._tables: list[pa.Table] = []
         self._table_cache: pa.Table | None = None
         self._vectors = {f.name: _Buffer(np.dtype(np.float32), f.dim) for f in schema.vector_fields}
@@ -143,11 +143,8 @@ class GrowingSegment(Segment):
         self.num_rows = 0
         self.nbytes = 0
         self.max_ts = 0
-        self.first_lsn = 0  # the first WAL record this segment holds; 0 while empty
-        self.first_at = 0.0  # time.monotonic() of that record
-        self.last_lsn = 0
 
-    def append(self, table: pa.Table, lsn: int) -> None:
+    def append(self, table: pa.Table) -> None:
         """Add rows (already validated, with their `$ts` column). Caller holds the write lock."""
         n = table.num_rows
         for f in self.schema.vector_fields:
@@ -163,13 +160,6 @@ class GrowingSegment(Segment):
             self.num_rows += n
             self.nbytes += table.nbytes
         self.max_ts = max(self.max_ts, int(ts.max()) if n else 0)
-        self.note_lsn(lsn)
-
-    def note_lsn(self, lsn: int) -> None:
-        """Record that WAL record `lsn` (an insert or a delete) is applied here."""
-        if not self.first_lsn:
-            self.first_lsn, self.first_at = lsn, time.monotonic()
-        self.last_lsn = lsn
 
     def table(self) -> pa.Table:
         """Every row so far as one table; chunks are merged only once they pile up."""
@@ -201,9 +191,9 @@ class GrowingSegment(Segment):
 class SealedSegment(Segment):
     """An immutable segment file (memory-mapped Arrow IPC) plus its indexes, once loaded."""
 
-    def __init__(self, segment_id: int, partition: str, schema: CollectionSchema,
+    def __init__(self, segment_id: int, partition_id: int, schema: CollectionSchema,
                  table: pa.Table, key: str) -> None:
-        self.id, self.partition, self.schema, self.key = segment_id, partition, schema, key
+        self.id, self.partition_id, self.schema, self.key = segment_id, partition_id, schema, key
         self._table = table.combine_chunks()
         self.num_rows = table.num_rows
         self._pks = self._table.column(schema.primary.name).combine_chunks()

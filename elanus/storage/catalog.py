@@ -22,11 +22,14 @@ import threading
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from elanus.errors import Corruption
+
+FORMAT_KEY = "format"
+FORMAT_VERSION = 2  # 2: partitions table, files by partition id
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, crc INTEGER NOT NULL);
@@ -68,6 +71,15 @@ CREATE TABLE IF NOT EXISTS indexes (
     crc INTEGER NOT NULL,
     PRIMARY KEY (collection_id, index_name)
 );
+CREATE TABLE IF NOT EXISTS partitions (
+    collection_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    created_ts INTEGER NOT NULL,
+    loaded INTEGER NOT NULL,
+    crc INTEGER NOT NULL,
+    PRIMARY KEY (collection_id, name)
+);
 CREATE TABLE IF NOT EXISTS files (
     key TEXT PRIMARY KEY,
     collection_id INTEGER NOT NULL,
@@ -76,7 +88,7 @@ CREATE TABLE IF NOT EXISTS files (
     size INTEGER NOT NULL,
     checksum INTEGER NOT NULL,
     num_rows INTEGER NOT NULL,
-    partition TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
     index_name TEXT NOT NULL,
     max_ts INTEGER NOT NULL,
     crc INTEGER NOT NULL
@@ -91,8 +103,9 @@ _COLUMNS = {
                     "num_shards", "created_ts", "loaded", "checkpoint_lsn"),
     "indexes": ("collection_id", "index_name", "field_name", "index_type", "metric_type",
                 "params"),
+    "partitions": ("collection_id", "name", "id", "created_ts", "loaded"),
     "files": ("key", "collection_id", "kind", "segment_id", "size", "checksum", "num_rows",
-              "partition", "index_name", "max_ts"),
+              "partition_id", "index_name", "max_ts"),
 }
 
 
@@ -148,6 +161,15 @@ class CollectionRecord:
 
 
 @dataclass(frozen=True)
+class PartitionRecord:
+    collection_id: int
+    name: str
+    id: int
+    created_ts: int
+    loaded: bool = False
+
+
+@dataclass(frozen=True)
 class IndexRecord:
     collection_id: int
     index_name: str
@@ -168,7 +190,7 @@ class FileRecord:
     size: int
     checksum: int
     num_rows: int
-    partition: str = "_default"
+    partition_id: int = 0
     index_name: str = ""
     # delta files: the newest tombstone's timestamp; segments written by compaction: the
     # timestamp whose tombstones they absorbed (0 for segments sealed from growing ones)
@@ -196,9 +218,17 @@ class Catalog:
             ok = self._db.execute("PRAGMA quick_check").fetchone()[0]
             if ok != "ok":
                 raise Corruption(str(path), ok)
+            fresh = not self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE name='collections'").fetchone()
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise Corruption(str(path), str(exc)) from exc
+        if fresh:
+            self.set_meta(FORMAT_KEY, str(FORMAT_VERSION))
+        found = self.get_meta(FORMAT_KEY, "1")
+        if found != str(FORMAT_VERSION):
+            raise Corruption(str(path), f"catalog format {found}; this elanus reads format "
+                                        f"{FORMAT_VERSION} only")
 
     def close(self) -> None:
         with self._lock:
@@ -287,11 +317,11 @@ class Catalog:
         except ValueError as exc:
             raise Corruption(str(self.path), f"table collections: {exc}") from exc
 
-    def create_collection(self, rec: CollectionRecord, indexes: list[IndexRecord]) -> None:
+    def create_collection(self, rec: CollectionRecord, partitions: list[PartitionRecord]) -> None:
         with self._tx() as db:
             _put(db, "collections", _collection_row(rec))
-            for ix in indexes:
-                _put(db, "indexes", _index_row(ix))
+            for p in partitions:
+                _put(db, "partitions", _partition_row(p))
 
     def drop_collection(self, collection_id: int) -> list[str]:
         """Forget a collection; returns the keys of its files, now garbage."""
@@ -301,6 +331,7 @@ class Catalog:
             db.execute("DELETE FROM files WHERE collection_id=?", (collection_id,))
             db.execute("DELETE FROM aliases WHERE collection_id=?", (collection_id,))
             db.execute("DELETE FROM indexes WHERE collection_id=?", (collection_id,))
+            db.execute("DELETE FROM partitions WHERE collection_id=?", (collection_id,))
             db.execute("DELETE FROM collections WHERE id=?", (collection_id,))
         return keys
 
@@ -320,6 +351,40 @@ class Catalog:
     def set_loaded(self, collection_id: int, loaded: bool) -> None:
         with self._tx() as db:
             self._update_collection(db, collection_id, loaded=int(loaded))
+
+    # -- partitions ------------------------------------------------------------------------
+
+    def partitions(self) -> list[PartitionRecord]:
+        return [PartitionRecord(r[0], r[1], r[2], r[3], bool(r[4]))
+                for r in self._read("partitions", order="collection_id, id")]
+
+    def put_partition(self, rec: PartitionRecord) -> None:
+        with self._tx() as db:
+            _put(db, "partitions", _partition_row(rec))
+
+    def set_partitions_loaded(self, collection_id: int, loaded: dict[int, bool],
+                              collection_loaded: bool | None = None) -> None:
+        """Set the load flag of partitions (by id), and optionally the collection's, at once."""
+        with self._tx() as db:
+            for row in _get(db, self.path, "partitions", "WHERE collection_id=?",
+                            (collection_id,)):
+                rec = PartitionRecord(row[0], row[1], row[2], row[3], bool(row[4]))
+                if rec.id in loaded:
+                    _put(db, "partitions", _partition_row(replace(rec, loaded=loaded[rec.id])))
+            if collection_loaded is not None:
+                self._update_collection(db, collection_id, loaded=int(collection_loaded))
+
+    def drop_partition(self, collection_id: int, partition_id: int) -> list[str]:
+        """Forget a partition and its files; returns the keys of those files, now garbage."""
+        with self._tx() as db:
+            keys = [r[0] for r in db.execute(
+                "SELECT key FROM files WHERE collection_id=? AND partition_id=?",
+                (collection_id, partition_id))]
+            db.execute("DELETE FROM files WHERE collection_id=? AND partition_id=?",
+                       (collection_id, partition_id))
+            db.execute("DELETE FROM partitions WHERE collection_id=? AND id=?",
+                       (collection_id, partition_id))
+        return keys
 
     # -- indexes ---------------------------------------------------------------------------
 
@@ -363,7 +428,7 @@ class Catalog:
                 raise KeyError(f"collection {c.collection_id} is not in the catalog")
             for f in c.add:
                 _put(db, "files", (f.key, f.collection_id, f.kind, f.segment_id, f.size,
-                                   f.checksum, f.num_rows, f.partition, f.index_name, f.max_ts))
+                                   f.checksum, f.num_rows, f.partition_id, f.index_name, f.max_ts))
             for key in c.remove:
                 db.execute("DELETE FROM files WHERE key=?", (key,))
             if c.checkpoint_lsn is not None:
@@ -374,6 +439,10 @@ def _collection_row(rec: CollectionRecord) -> tuple[Any, ...]:
     return (rec.id, rec.db, rec.name, json.dumps(rec.schema), json.dumps(rec.properties),
             rec.consistency_level, rec.num_shards, rec.created_ts, int(rec.loaded),
             rec.checkpoint_lsn)
+
+
+def _partition_row(p: PartitionRecord) -> tuple[Any, ...]:
+    return (p.collection_id, p.name, p.id, p.created_ts, int(p.loaded))
 
 
 def _index_row(ix: IndexRecord) -> tuple[Any, ...]:

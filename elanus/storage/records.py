@@ -7,8 +7,8 @@ A record is one WAL payload:
     1       1     zero
     2       2     header length h, unsigned little-endian
     4       8     body length b, unsigned little-endian
-    12      h     header: UTF-8 JSON object (insert: collection_id, partition;
-                  delete: collection_id, ts)
+    12      h     header: UTF-8 JSON object (insert: collection_id, partition_id, upsert;
+                  delete: collection_id, ts, partition_id)
     12+h    p     zero bytes padding 12+h up to a multiple of 8
     12+h+p  b     body: Arrow IPC stream of one table: an insert's rows (with their "$ts"
                   column), or a delete's primary keys as the single column "pk"
@@ -44,12 +44,14 @@ _PK_COLUMN = "pk"
 class InsertRecord:
     """Rows inserted into one partition; `table` already carries its "$ts" column.
 
-    An upsert is one record, so it is applied whole or not at all: it first deletes the rows'
-    primary keys at the rows' timestamp, then inserts them.
+    `partition_id` 0 routes every row by its partition key (a pure function of the key, so a
+    replay routes as the first apply did). An upsert is one record, so it is applied whole or
+    not at all: it first deletes the rows' primary keys at the rows' timestamp, then inserts
+    them.
     """
 
     collection_id: int
-    partition: str
+    partition_id: int
     table: pa.Table
     upsert: bool = False
 
@@ -58,12 +60,14 @@ class InsertRecord:
 class DeleteRecord:
     """Primary keys deleted from a collection at hybrid timestamp `ts`.
 
-    `pks` is int64 or large_string, as the collection's primary key field.
+    `pks` is int64 or large_string, as the collection's primary key field. `partition_id` 0
+    deletes in every partition, any other only in that one.
     """
 
     collection_id: int
     ts: int
     pks: pa.Array
+    partition_id: int = 0
 
 
 Record = InsertRecord | DeleteRecord
@@ -72,21 +76,22 @@ Record = InsertRecord | DeleteRecord
 def encode(record: Record) -> bytes:
     """Encode a record as one WAL payload."""
     match record:
-        case InsertRecord(collection_id, partition, table, upsert):
-            kind, header = INSERT, {"collection_id": collection_id, "partition": partition}
+        case InsertRecord(collection_id, partition_id, table, upsert):
+            kind, header = INSERT, {"collection_id": collection_id, "partition_id": partition_id}
             if upsert:
                 header["upsert"] = True
-        case DeleteRecord(collection_id, ts, pks):
+        case DeleteRecord(collection_id, ts, pks, partition_id):
             if not (pa.types.is_int64(pks.type) or pa.types.is_large_string(pks.type)):
                 raise InvalidArgument(f"delete primary keys must be int64 or large_string, "
                                       f"got {pks.type}")
-            kind, header = DELETE, {"collection_id": collection_id, "ts": ts}
+            kind, header = DELETE, {"collection_id": collection_id, "ts": ts,
+                                    "partition_id": partition_id}
             table = pa.table({_PK_COLUMN: pks})
         case _:
             raise InvalidArgument(f"not a WAL record: {type(record).__name__}")
     head = json.dumps(header, separators=(",", ":")).encode()
     if len(head) > 0xFFFF:
-        raise InvalidArgument("WAL record header too long (partition name?)")
+        raise InvalidArgument("WAL record header too long")
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
@@ -112,13 +117,14 @@ def decode(data: bytes | memoryview, what: str = "wal record") -> Record:
         header: dict[str, Any] = json.loads(bytes(data[_PREFIX.size:start]))
         table = pa.ipc.open_stream(pa.py_buffer(data)[body_start:]).read_all()
         if kind == INSERT:
-            return InsertRecord(int(header["collection_id"]), str(header["partition"]), table,
+            return InsertRecord(int(header["collection_id"]), int(header["partition_id"]), table,
                                 bool(header.get("upsert", False)))
         if kind == DELETE:
             if table.column_names != [_PK_COLUMN]:
                 raise ValueError(f"delete columns are {table.column_names}")
             return DeleteRecord(int(header["collection_id"]), int(header["ts"]),
-                                table.column(0).combine_chunks())
+                                table.column(0).combine_chunks(),
+                                int(header.get("partition_id", 0)))
         raise ValueError(f"unknown record kind {kind}")
     except (struct.error, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
         raise Corruption(what, f"undecodable record: {exc}") from exc

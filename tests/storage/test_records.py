@@ -27,7 +27,7 @@ def insert_records(draw: st.DrawFn) -> InsertRecord:
                                       min_size=n, max_size=n)), pa.list_(pa.float32(), dim)),
         "$ts": pa.array(draw(st.lists(_TS, min_size=n, max_size=n)), pa.uint64()),
     })
-    return InsertRecord(draw(_INT64), draw(st.text(max_size=40)), table)
+    return InsertRecord(draw(_INT64), draw(_INT64), table, draw(st.booleans()))
 
 
 @st.composite
@@ -36,7 +36,7 @@ def delete_records(draw: st.DrawFn) -> DeleteRecord:
         pks = pa.array(draw(st.lists(_INT64, max_size=20)), pa.int64())
     else:
         pks = pa.array(draw(st.lists(st.text(max_size=30), max_size=20)), pa.large_string())
-    return DeleteRecord(draw(_INT64), draw(_TS), pks)
+    return DeleteRecord(draw(_INT64), draw(_TS), pks, draw(_INT64))
 
 
 @settings(max_examples=40, deadline=None)
@@ -52,7 +52,7 @@ def test_records_round_trip_through_bytes(record: Record) -> None:
 def test_decoded_columns_are_read_in_place_from_the_payload() -> None:
     table = pa.table({"id": pa.array(range(1000), pa.int64()),
                       "$ts": pa.array([7] * 1000, pa.uint64())})
-    payload = encode(InsertRecord(1, "_default", table))
+    payload = encode(InsertRecord(1, 7, table))
     record = decode(payload)
     assert isinstance(record, InsertRecord)
     buffer = record.table.column("id").chunk(0).buffers()[1]
@@ -62,7 +62,7 @@ def test_decoded_columns_are_read_in_place_from_the_payload() -> None:
 
 
 def test_every_truncation_is_corruption() -> None:
-    payload = encode(InsertRecord(5, "p", pa.table({"id": pa.array([1, 2, 3], pa.int64())})))
+    payload = encode(InsertRecord(5, 8, pa.table({"id": pa.array([1, 2, 3], pa.int64())})))
     for cut in range(len(payload)):
         with pytest.raises(Corruption) as err:
             decode(payload[:cut], what=f"lsn {cut}")
