@@ -169,6 +169,21 @@ class IndexAlreadyExists(AlreadyExists):
         self.field = field
 
 
+class IndexDuplicate(AlreadyExists):
+    code = 702  # merr.ErrIndexDuplicate
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"{detail}: index duplicates")
+
+
+class CollectionIllegalSchema(InvalidArgument):
+    code = 105  # merr.ErrCollectionIllegalSchema
+
+    def __init__(self, collection: str, detail: str) -> None:
+        Exception.__init__(self, f"{detail}: illegal collection schema[collection={collection}]")
+        self.detail = detail
+
+
 class FieldNotFound(NotFound):
     code = 1100
 

@@ -37,9 +37,16 @@ from elanus.errors import (
     InvalidArgument,
     PartitionNotFound,
     PartitionNotLoaded,
+    UnexpectedError,
 )
 from elanus.index.vector import IndexSpec
-from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema, FieldSchema
+from elanus.schema import (
+    DEFAULT_PARTITION,
+    TIMESTAMP_COLUMN,
+    CollectionSchema,
+    FieldSchema,
+    validate_partition_name,
+)
 from elanus.storage import records
 from elanus.storage.catalog import Commit, FileRecord, PartitionRecord
 from elanus.storage.segment_file import read_segment, write_segment
@@ -49,8 +56,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PARTITION = "_default"
 TTL_PROPERTY = "collection.ttl.seconds"
+MANUAL_PARTITION_IN_KEY_MODE = ("not support manually specifying the partition names if "
+                                "partition key mode is used")
 MMAP_PROPERTY = "mmap.enabled"
 
 
@@ -202,7 +210,7 @@ class Collection:
                partition: str = "") -> tuple[pa.Table, int]:
         """Validate, log and apply rows; returns (rows as stored, timestamp)."""
         with self.lock:
-            self._check_live()
+            self.check_live()
             partition_id = self._target(partition)
             ts = self.engine.tso.allocate()
             table = prepare_rows(self.schema, columns, num_rows, ts, self.engine.tso.allocate,
@@ -219,17 +227,18 @@ class Collection:
         """The partition id rows go to; 0 routes them by their partition key."""
         if self.partition_key is not None:
             if partition:
-                raise InvalidArgument("not support manually specifying the partition names if "
-                                      "partition key mode is used")
+                raise UnexpectedError(MANUAL_PARTITION_IN_KEY_MODE)
             return 0
+        if partition:
+            validate_partition_name(partition)
         return self.partition(partition or DEFAULT_PARTITION).id
 
     def delete(self, pks: pa.Array, partition: str = "") -> tuple[int, int]:
         """Delete live rows with these primary keys (in one partition, or in all); returns
         (deleted count, timestamp)."""
         with self.lock:
-            self._check_live()
-            partition_id = self.partition(partition).id if partition else 0
+            self.check_live()
+            partition_id = self._target(partition) if partition else 0
             ts = self.engine.tso.allocate()
             record = records.DeleteRecord(self.id, ts, pks.cast(self.pk_type), partition_id)
             lsn = self.engine.wal.submit(records.encode(record))
@@ -284,7 +293,7 @@ class Collection:
         self.growing.note_lsn(lsn)
         return count
 
-    def _check_live(self) -> None:
+    def check_live(self) -> None:
         if self.dropped:
             raise CollectionNotFound(self.name, self.db)
 
@@ -307,7 +316,7 @@ class Collection:
         """
         with self._flush_lock:
             with self.lock:
-                self._check_live()
+                self.check_live()
                 if self.growing.first_lsn:
                     self.sealing.append(self.growing)
                     self.growing = Generation()

@@ -101,15 +101,20 @@ def plan_groups(collection: Collection, segments: dict[int, SealedSegment], ts: 
     expire = collection.expire_before(ts)
     dirty = {sid for sid, s in segments.items()
              if _dropped_share(s, ts, expire) >= (1e-12 if major else DELETED_SHARE)}
-    if major:
-        groups = _pack(sorted(segments), segments, limit)
-    else:
+    by_partition: dict[int, list[int]] = {}
+    for sid in sorted(segments):  # segments merge only within their partition
+        by_partition.setdefault(segments[sid].partition_id, []).append(sid)
+    groups: list[list[int]] = []
+    for ids in by_partition.values():
+        if major:
+            groups += _pack(ids, segments, limit)
+            continue
         tiers: dict[int, list[int]] = {}
-        for sid in sorted(segments):
+        for sid in ids:
             if segments[sid].num_rows < limit * SMALL_SHARE:
                 tiers.setdefault(_tier(segments[sid].num_rows), []).append(sid)
-        groups = [g for ids in tiers.values() if len(ids) >= MIN_MERGE
-                  for g in _pack(ids, segments, limit)]
+        groups += [g for tier in tiers.values() if len(tier) >= MIN_MERGE
+                   for g in _pack(tier, segments, limit)]
     grouped = {sid for g in groups for sid in g}
     groups = [g for g in groups if len(g) > 1 or g[0] in dirty]
     groups += [[sid] for sid in sorted(dirty - grouped)]
@@ -162,14 +167,16 @@ def _execute(collection: Collection, plan: Plan, sources: dict[int, SealedSegmen
         info = write_segment(engine.store, key, table)
         # It absorbed every tombstone up to `ts`: delta files need not cover it below that.
         new_file = FileRecord(key, collection.id, "segment", new_id, info.size, info.checksum,
-                              info.num_rows, files[plan.sources[0]].partition, max_ts=ts)
+                              info.num_rows, files[plan.sources[0]].partition_id, max_ts=ts)
         commit.add.append(new_file)
-        merged = SealedSegment(new_id, new_file.partition, collection.schema,
+        merged = SealedSegment(new_id, new_file.partition_id, collection.schema,
                                collection._read(key, info.size, info.checksum), key)
     engine.fault("compaction:before-commit")
+    partition_id = files[plan.sources[0]].partition_id
     with collection.lock:
-        if collection.dropped:
-            collection._discard(commit)
+        if collection.dropped or all(p.id != partition_id
+                                     for p in collection.partitions.values()):
+            collection._discard(commit.add)  # collection or partition dropped meanwhile
             return
         replaced = {f.key for f in collection.files
                     if f.segment_id in sources and f.kind in ("segment", "index")}
@@ -179,7 +186,7 @@ def _execute(collection: Collection, plan: Plan, sources: dict[int, SealedSegmen
         engine.catalog.commit(commit)
         collection.files = [f for f in collection.files if f.key not in set(commit.remove)]
         collection.files.extend(commit.add)
-        if collection.loaded:
+        if partition_id in collection.loaded_partitions:
             # Tombstones that reached the sources after they were read: taken from the
             # segments loaded now (a reload may have replaced the ones compaction read).
             live = {sid: collection.sealed.get(sid, s) for sid, s in sources.items()}

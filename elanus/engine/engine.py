@@ -15,6 +15,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,11 +25,13 @@ from elanus.engine import compaction, read
 from elanus.engine.collection import MMAP_PROPERTY, Collection, check_property
 from elanus.engine.indexing import IndexBuilder
 from elanus.engine.limits import DEFAULT_SEAL_BYTES, DEFAULT_SEAL_ROWS
+from elanus.engine.partitioning import check_isolation_property
 from elanus.engine.requests import (
     CollectionInfo,
     CollectionStats,
     IndexInfo,
     MutationResult,
+    PartitionInfo,
     QueryRequest,
     QueryResult,
     SearchRequest,
@@ -54,13 +57,23 @@ from elanus.errors import (
 from elanus.index.registry import resolve
 from elanus.index.vector import IndexSpec
 from elanus.schema import (
+    DEFAULT_PARTITION,
+    MAX_PARTITIONS,
     CollectionSchema,
+    partition_names,
     validate_database_name,
     validate_name,
+    validate_partition_name,
     validate_schema,
 )
 from elanus.storage import records
-from elanus.storage.catalog import Catalog, CollectionRecord, DatabaseRecord, IndexRecord
+from elanus.storage.catalog import (
+    Catalog,
+    CollectionRecord,
+    DatabaseRecord,
+    IndexRecord,
+    PartitionRecord,
+)
 from elanus.storage.lock import DataDirLock
 from elanus.storage.objectstore import LocalObjectStore
 from elanus.storage.wal import Wal
@@ -118,10 +131,14 @@ class Engine:
 
     def _recover(self) -> None:
         by_id: dict[int, Collection] = {}
+        partitions: dict[int, list[PartitionRecord]] = {}
+        for p in self.catalog.partitions():
+            partitions.setdefault(p.collection_id, []).append(p)
         for rec in self.catalog.collections():
             c = Collection(self, rec.id, rec.db, CollectionSchema.from_dict(rec.schema),
                            rec.created_ts, rec.consistency_level, rec.num_shards,
-                           rec.properties, rec.checkpoint_lsn)
+                           rec.properties, rec.checkpoint_lsn, partitions.get(rec.id, []),
+                           load_all=rec.loaded)
             by_id[rec.id] = c
             self._collections[(rec.db, c.name)] = c
         for ix in self.catalog.indexes():
@@ -131,7 +148,6 @@ class Engine:
         for f in self.catalog.files():
             if f.collection_id in by_id:
                 by_id[f.collection_id].files.append(f)
-        loaded = {rec.id for rec in self.catalog.collections() if rec.loaded}
         start = min((c.checkpoint_lsn for c in by_id.values()), default=self.wal.last_lsn)
         replayed = 0
         for lsn, payload in self.wal.replay(start):
@@ -145,11 +161,14 @@ class Engine:
                 self.tso.raise_floor(record.ts)
             replayed += 1
         self._collect_garbage()
-        for cid in loaded:
+        for c in by_id.values():
+            loaded = [p.id for p in c.partitions.values() if p.loaded]
+            if not loaded:
+                continue
             try:
-                by_id[cid].load()
+                c.load(loaded)
             except Corruption as exc:  # reported by name; the rest of the database serves
-                log.error("collection %s stays released: %s", by_id[cid].name, exc)
+                log.error("collection %s stays released: %s", c.name, exc)
         for c in by_id.values():
             self.index_builder.schedule(c)
         log.info("recovered %d collections, replayed %d WAL records", len(by_id), replayed)
@@ -393,11 +412,17 @@ class Engine:
 
     def create_collection(self, db: str, schema: CollectionSchema, *,
                           consistency_level: int = CONSISTENCY_BOUNDED, num_shards: int = 1,
-                          properties: dict[str, str] | None = None) -> None:
+                          properties: dict[str, str] | None = None,
+                          num_partitions: int = 0) -> None:
+        """Create a collection; with a partition key, `num_partitions` hidden partitions
+        (0: Milvus's default), otherwise the one `_default` partition."""
         db = self._check_db(db)
         schema = validate_schema(schema)
         for key, value in (properties or {}).items():
             check_property(key, value)
+        check_isolation_property(schema.name, any(f.is_partition_key for f in schema.fields),
+                                 False, properties or {})
+        names = partition_names(schema, num_partitions)
         with self._lock:
             if (db, schema.name) in self._aliases:
                 raise UnexpectedError(f"collection name [{schema.name}] conflicts with an "
@@ -412,10 +437,13 @@ class Engine:
             rec = CollectionRecord(cid, db, schema.name, schema.to_dict(), properties or {},
                                    consistency_level, max(1, num_shards), created, False,
                                    self.wal.last_lsn)
-            self.catalog.create_collection(rec, [])
+            first = self.catalog.next_id("partition", len(names))
+            partitions = [PartitionRecord(cid, n, first + i, created)
+                          for i, n in enumerate(names)]
+            self.catalog.create_collection(rec, partitions)
             self._collections[(db, schema.name)] = Collection(
                 self, cid, db, schema, created, consistency_level, rec.num_shards,
-                rec.properties, rec.checkpoint_lsn)
+                rec.properties, rec.checkpoint_lsn, partitions)
 
     def drop_collection(self, db: str, name: str) -> None:
         c = self.collection(db, name)
@@ -450,9 +478,68 @@ class Engine:
 
     def describe_collection(self, db: str, name: str) -> CollectionInfo:
         c = self.collection(db, name)
+        with c.lock:
+            partitions = tuple(c.partitions)
         return CollectionInfo(c.id, c.db, c.name, c.schema, c.created_ts, c.consistency_level,
-                              c.num_shards, dict(c.properties), ("_default",),
+                              c.num_shards, dict(c.properties), partitions,
                               tuple(self.list_aliases(c.db, c.name)))
+
+    # -- partitions ------------------------------------------------------------------------
+
+    def create_partition(self, db: str, name: str, partition: str) -> None:
+        c = self.collection(db, name)
+        validate_partition_name(partition)
+        with c.lock:
+            c.check_live()
+            if c.partition_key is not None:
+                raise UnexpectedError("disable create partition if partition key mode is used")
+            if partition in c.partitions:
+                return  # Milvus: re-creating a partition succeeds and changes nothing
+            if len(c.partitions) >= MAX_PARTITIONS:
+                raise UnexpectedError(f"partition number ({len(c.partitions)}) exceeds max "
+                                      f"configuration ({MAX_PARTITIONS}), collection: {c.name}")
+            rec = PartitionRecord(c.id, partition, self.catalog.next_id("partition"),
+                                  self.tso.allocate(), loaded=c.load_all)
+            self.catalog.put_partition(rec)
+            c.partitions[partition] = rec
+            if c.load_all:  # Milvus loads partitions created in a loaded collection
+                c.loaded_partitions.add(rec.id)
+
+    def drop_partition(self, db: str, name: str, partition: str) -> None:
+        c = self.collection(db, name)
+        with c.lock:
+            c.check_live()
+            if c.partition_key is not None:
+                raise UnexpectedError("disable drop partition if partition key mode is used")
+            validate_partition_name(partition)
+            rec = c.partitions.get(partition)
+            if rec is None:
+                return  # Milvus: dropping a partition that does not exist succeeds
+            if rec.id in c.loaded_partitions:
+                raise UnexpectedError("partition cannot be dropped, partition is loaded, please "
+                                      "release it first")
+            if partition == DEFAULT_PARTITION:
+                raise UnexpectedError("default partition cannot be deleted")
+            garbage = self.catalog.drop_partition(c.id, rec.id)
+            c.forget_partition(rec.id, garbage)
+        for key in garbage:
+            self.store.delete(key)
+
+    def has_partition(self, db: str, name: str, partition: str) -> bool:
+        c = self.collection(db, name)
+        with c.lock:
+            return partition in c.partitions
+
+    def list_partitions(self, db: str, name: str) -> list[PartitionInfo]:
+        c = self.collection(db, name)
+        with c.lock:
+            return [PartitionInfo(p.name, p.id, p.created_ts, p.id in c.loaded_partitions)
+                    for p in c.partitions.values()]
+
+    def partition_stats(self, db: str, name: str, partition: str) -> CollectionStats:
+        c = self.collection(db, name)
+        with c.lock:
+            return CollectionStats(c.num_rows(c.partition(partition).id))
 
     def alter_collection_properties(self, db: str, name: str, changes: dict[str, str],
                                     delete_keys: list[str]) -> None:
@@ -461,6 +548,8 @@ class Engine:
         for key, value in changes.items():
             check_property(key, value)
         with c.lock:
+            check_isolation_property(c.name, c.partition_key is not None,
+                                     any(s.metric_type for s in c.indexes.values()), changes)
             if MMAP_PROPERTY in {*changes, *delete_keys} and c.loaded:
                 raise InvalidArgument("can not alter mmap properties if collection loaded")
             props = {k: v for k, v in c.properties.items() if k not in delete_keys}
@@ -541,49 +630,76 @@ class Engine:
     # -- load ------------------------------------------------------------------------------
 
     def load_collection(self, db: str, name: str) -> None:
+        self.load_partitions(db, name, [])
+
+    def load_partitions(self, db: str, name: str, partitions: Sequence[str]) -> None:
+        """Load the named partitions, or (none named) the whole collection, including the
+        partitions created later."""
         c = self.collection(db, name)
+        if partitions and c.partition_key is not None:
+            raise UnexpectedError("disable load partitions if partition key mode is used")
         if not c.indexes:
             raise IndexNotFound("collection", name)
         bare = [f.name for f in c.schema.vector_fields if c.index_on(f.name) is None]
         if bare:
             raise UnexpectedError(f"there is no vector index on field: [{' '.join(bare)}], "
                                   "please create index firstly")
-        c.load()
-        self.catalog.set_loaded(c.id, True)
+        with c.lock:
+            ids = [c.partition(p).id for p in partitions] or [p.id for p in c.partitions.values()]
+            c.load(ids)
+            if not partitions:
+                c.load_all = True
+            self.catalog.set_partitions_loaded(c.id, dict.fromkeys(ids, True),
+                                               True if not partitions else None)
 
     def release_collection(self, db: str, name: str) -> None:
-        c = self.collection(db, name)
-        c.release()
-        self.catalog.set_loaded(c.id, False)
+        self.release_partitions(db, name, [])
 
-    def load_state(self, db: str, name: str) -> bool:
-        return self.collection(db, name).loaded
+    def release_partitions(self, db: str, name: str, partitions: Sequence[str]) -> None:
+        """Release the named partitions, or (none named) the whole collection."""
+        c = self.collection(db, name)
+        if partitions and c.partition_key is not None:
+            raise UnexpectedError("disable release partitions if partition key mode is used")
+        with c.lock:
+            ids = [c.partition(p).id for p in partitions] or [p.id for p in c.partitions.values()]
+            c.release(ids)
+            c.load_all = False
+            self.catalog.set_partitions_loaded(c.id, dict.fromkeys(ids, False), False)
+
+    def load_state(self, db: str, name: str, partitions: Sequence[str] = ()) -> bool:
+        """Whether the named partitions are all loaded; none named: whether any is."""
+        c = self.collection(db, name)
+        with c.lock:
+            if not partitions:
+                return c.loaded
+            return all(c.partition(p).id in c.loaded_partitions for p in partitions)
 
     # -- writes ----------------------------------------------------------------------------
 
     def insert(self, db: str, name: str, columns: dict[str, pa.Array], num_rows: int,
-               upsert: bool = False) -> MutationResult:
+               upsert: bool = False, partition: str = "") -> MutationResult:
         c = self.collection(db, name)
         if num_rows <= 0:
             raise InvalidArgument("the number of rows to insert must be positive")
-        table, ts = c.insert(columns, num_rows, upsert=upsert)
+        table, ts = c.insert(columns, num_rows, upsert=upsert, partition=partition)
         ids = table.column(c.schema.primary.name).combine_chunks()
         if upsert:
             return MutationResult(ids, upsert_count=num_rows, timestamp=ts)
         return MutationResult(ids, insert_count=num_rows, timestamp=ts)
 
     def delete(self, db: str, name: str, filter_text: str,
-               params: dict[str, object] | None = None) -> MutationResult:
+               params: dict[str, object] | None = None, partition: str = "") -> MutationResult:
+        """Delete by filter, in one partition or (none named) in all."""
         c = self.collection(db, name)
         flt = read.delete_plan(c, filter_text, params or {})
         listed = read.listed_pks(c, flt)
         if listed is not None:
             # `pk in [...]` needs no loaded collection, and Milvus counts the keys it was given.
-            _, ts = c.delete(listed)
+            _, ts = c.delete(listed, partition)
             return MutationResult(pa.array([], type=c.pk_type), delete_count=len(listed),
                                   timestamp=ts)
-        pks = read.matching_pks(c, flt)
-        count, ts = c.delete(pks) if len(pks) else (0, self.tso.allocate())
+        pks = read.matching_pks(c, flt, partition)
+        count, ts = c.delete(pks, partition) if len(pks) else (0, self.tso.allocate())
         return MutationResult(pa.array([], type=c.pk_type), delete_count=count, timestamp=ts)
 
     def flush(self, db: str, name: str) -> list[int]:
@@ -626,12 +742,14 @@ class Engine:
         with c.lock:
             indexed = {f.segment_id: f.index_name for f in c.files if f.kind == "index"}
             out = [SegmentInfo(f.segment_id, f.num_rows, "Flushed", f.segment_id in c.sealed,
-                               indexed.get(f.segment_id, ""))
+                               indexed.get(f.segment_id, ""), f.partition_id)
                    for f in c.files if f.kind == "segment"]
-            out += [SegmentInfo(s.segment.id, s.segment.num_rows, "Sealed", c.loaded)
-                    for s in c.sealing]
-            if c.growing.num_rows:
-                out.append(SegmentInfo(c.growing.id, c.growing.num_rows, "Growing", c.loaded))
+            out += [SegmentInfo(s.id, s.num_rows, "Sealed", s.partition_id in c.loaded_partitions,
+                                partition_id=s.partition_id)
+                    for g in c.sealing for s in g.segments.values()]
+            out += [SegmentInfo(s.id, s.num_rows, "Growing", s.partition_id in c.loaded_partitions,
+                                partition_id=s.partition_id)
+                    for s in c.growing.segments.values() if s.num_rows]
         return out
 
     def collection_stats(self, db: str, name: str) -> CollectionStats:

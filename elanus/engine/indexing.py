@@ -70,7 +70,7 @@ class IndexBuilder:
                     if all(f.key != seg_file.key for f in collection.files):
                         return  # compacted or truncated away meanwhile: nothing to index
                 raise
-            segment = SealedSegment(seg_file.segment_id, seg_file.partition, collection.schema,
+            segment = SealedSegment(seg_file.segment_id, seg_file.partition_id, collection.schema,
                                     table, seg_file.key)
         plan = build_plan(spec.index_type, spec.params)
         try:
@@ -83,7 +83,7 @@ class IndexBuilder:
         info = write_blob(self.engine.store, key, index.serialize())
         self.engine.fault("index:before-commit")
         record = FileRecord(key, collection.id, "index", seg_file.segment_id, info.size,
-                            info.checksum, seg_file.num_rows, seg_file.partition, spec.index_name)
+                            info.checksum, seg_file.num_rows, seg_file.partition_id, spec.index_name)
         with collection.lock:
             current = collection.indexes.get(spec.index_name)
             live = any(f.key == seg_file.key for f in collection.files)

@@ -19,12 +19,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from elanus.engine.collection import Collection, Snapshot
+from elanus.engine.partitioning import read_snapshot
 from elanus.engine.requests import QueryRequest, QueryResult, SearchRequest, SearchResult
 from elanus.engine.segment import SegmentView
 from elanus.errors import FieldNotFound, FilterInvalid, InvalidArgument, MetricTypeMismatch
 from elanus.expr import Filter, compile_filter, plan
 from elanus.index.vector import exact_search, larger_is_closer, normalized
-from elanus.schema import DYNAMIC_FIELD, CollectionSchema
+from elanus.schema import DYNAMIC_FIELD, TIMESTAMP_COLUMN, CollectionSchema
 
 MAX_TOPK = 16384
 COUNT_STAR = "count(*)"
@@ -107,9 +108,10 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
         raise InvalidArgument(f"the dim ({got}) of search data is not equal to the dim "
                               f"({field.dim}) of field {field.name}")
     out = plan_output(schema, req.output_fields, with_pk=False)
-    snap = collection.snapshot("search")
+    flt = _compile(req.filter, schema, req.filter_params)
+    snap = read_snapshot(collection, "search", flt, req.partition_names)
     views = snap.views
-    masks = _masks(snap, _compile(req.filter, schema, req.filter_params))
+    masks = _masks(snap, flt)
     cosine = metric == "COSINE"
     prepared = normalized(queries) if cosine else queries
     k = req.offset + req.limit
@@ -129,7 +131,7 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
         all_score.append(score)
         all_seg.append(np.full(off.shape, i, dtype=np.int32))
     if not all_off:
-        empty = pa.table({c: pa.array([], type=_column_type(views, c)) for c in out.columns})
+        empty = _empty(schema, out.columns)
         return SearchResult(pa.array([], type=schema.primary.arrow_type), np.empty(0, np.float32),
                             [0] * nq, empty, out.names, schema.primary.name, metric,
                             out.dynamic_keys, snap.ts)
@@ -141,9 +143,29 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
         flat_score = np.round(flat_score, req.round_decimal)
     pk_name = schema.primary.name
     rows = _gather(views, flat_seg, flat_off, (pk_name, *out.columns))
+    keep = _first_per_key(rows.column(pk_name), topks)
+    if keep is not None:  # a key inserted twice: each query keeps its best hit of the key
+        rows, flat_score = rows.filter(pa.array(keep)), flat_score[keep]
+        owner = np.repeat(np.arange(nq), topks)[keep]
+        topks = np.bincount(owner, minlength=nq).tolist()
     fields = rows.select(list(out.columns))
     return SearchResult(rows.column(pk_name).combine_chunks(), flat_score.astype(np.float32),
                         topks, fields, out.names, pk_name, metric, out.dynamic_keys, snap.ts)
+
+
+def _first_per_key(pks: pa.ChunkedArray, topks: list[int]) -> npt.NDArray[np.bool_] | None:
+    """Per query, the first (best ranked) hit of each primary key; None when no key repeats."""
+    codes = pks.combine_chunks()
+    if not pa.types.is_integer(codes.type):
+        codes = pc.dictionary_encode(codes).indices
+    owner = np.repeat(np.arange(len(topks), dtype=np.int64), topks)
+    pairs = np.stack([owner, codes.to_numpy(zero_copy_only=False).astype(np.int64)], axis=1)
+    _, first = np.unique(pairs, axis=0, return_index=True)
+    if len(first) == len(pairs):
+        return None
+    keep = np.zeros(len(pairs), dtype=bool)
+    keep[first] = True
+    return keep
 
 
 def _merge(offs: list[npt.NDArray[np.int64]], scores: list[npt.NDArray[np.float32]],
@@ -176,8 +198,9 @@ def _anns_field(schema: CollectionSchema, name: str):  # type: ignore[no-untyped
     return f
 
 
-def _column_type(views: list[SegmentView], column: str) -> pa.DataType:
-    return views[0].table.schema.field(column).type
+def _empty(schema: CollectionSchema, columns: Sequence[str]) -> pa.Table:
+    """A table of no rows with these stored columns."""
+    return schema.arrow_schema().empty_table().select(list(dict.fromkeys(columns)))
 
 
 def _gather(views: list[SegmentView], seg: npt.NDArray[np.int32], off: npt.NDArray[np.int64],
@@ -185,7 +208,7 @@ def _gather(views: list[SegmentView], seg: npt.NDArray[np.int32], off: npt.NDArr
     """Rows (seg[i], off[i]) in order, restricted to `columns`: one take per segment."""
     cols = list(dict.fromkeys(columns))
     if len(seg) == 0:
-        return pa.table({c: pa.array([], type=_column_type(views, c)) for c in cols})
+        return _empty(views[0].segment.schema, cols)
     first = int(seg[0])
     if (seg == first).all():  # every hit in one segment: one take, already in order
         return views[first].table.select(cols).take(pa.array(off))
@@ -211,26 +234,43 @@ def query(collection: Collection, req: QueryRequest) -> QueryResult:
     if req.limit > MAX_TOPK or req.offset < 0 or (req.limit >= 0 and req.offset + req.limit > MAX_TOPK):
         raise InvalidArgument(f"invalid max query result window, (offset+limit) should be in "
                               f"range [1, {MAX_TOPK}], but got {req.offset + max(req.limit, 0)}")
-    snap = collection.snapshot("query", req.read_ts)
+    flt = _compile(req.filter, schema, req.filter_params)
+    snap = read_snapshot(collection, "query", flt, req.partition_names, req.read_ts)
     views = snap.views
-    masks = _masks(snap, _compile(req.filter, schema, req.filter_params))
+    masks = _masks(snap, flt)
     if is_count:
         total = int(sum(int(np.count_nonzero(m)) for m in masks))
         return QueryResult(pa.table({COUNT_STAR: pa.array([total], pa.int64())}), (COUNT_STAR,),
                            count=total, read_ts=snap.ts)
     out = plan_output(schema, requested, with_pk=True)
-    parts = [v.table.select(list(out.columns)).filter(pa.array(m))
+    columns = list(dict.fromkeys((*out.columns, TIMESTAMP_COLUMN)))
+    parts = [v.table.select(columns).filter(pa.array(m))
              for v, m in zip(views, masks) if v.num_rows and m.any()]
     if not parts:
-        return QueryResult(pa.table({c: pa.array([], type=_column_type(views, c))
-                                     for c in out.columns}), out.names, out.dynamic_keys,
+        return QueryResult(_empty(schema, out.columns), out.names, out.dynamic_keys,
                            read_ts=snap.ts)
-    table = pa.concat_tables(parts)
+    table = _newest_per_key(pa.concat_tables(parts), schema.primary.name)
     if req.limit >= 0 or req.offset:
         order = pc.sort_indices(table.column(schema.primary.name))
         end = None if req.limit < 0 else req.offset + req.limit
         table = table.take(order[req.offset: end])
-    return QueryResult(table, out.names, out.dynamic_keys, read_ts=snap.ts)
+    return QueryResult(table.select(list(out.columns)), out.names, out.dynamic_keys,
+                       read_ts=snap.ts)
+
+
+def _newest_per_key(table: pa.Table, pk: str) -> pa.Table:
+    """Milvus's rule on duplicate primary keys: inserting a key twice keeps both rows, and
+    reads return only the newest one."""
+    keys = table.column(pk)
+    if pc.count_distinct(keys).as_py() == table.num_rows:
+        return table
+    order = pc.sort_indices(table, sort_keys=[(pk, "ascending"),
+                                              (TIMESTAMP_COLUMN, "descending")])
+    ordered = table.take(order)
+    sorted_keys = ordered.column(pk).combine_chunks()
+    first = np.ones(len(sorted_keys), dtype=bool)
+    first[1:] = pc.not_equal(sorted_keys[1:], sorted_keys[:-1]).to_numpy(zero_copy_only=False)
+    return ordered.filter(pa.array(first))
 
 
 def delete_plan(collection: Collection, text: str, params: dict[str, Any]) -> Filter:
@@ -244,9 +284,9 @@ def delete_plan(collection: Collection, text: str, params: dict[str, Any]) -> Fi
     return flt
 
 
-def matching_pks(collection: Collection, flt: Filter) -> pa.Array:
+def matching_pks(collection: Collection, flt: Filter, partition: str = "") -> pa.Array:
     """Primary keys of the live rows that pass the filter (for delete by filter)."""
-    snap = collection.snapshot("delete")
+    snap = read_snapshot(collection, "delete", flt, (partition,) if partition else ())
     masks = _masks(snap, flt)
     pks = [v.pks.filter(pa.array(m)) for v, m in zip(snap.views, masks) if v.num_rows and m.any()]
     if not pks:

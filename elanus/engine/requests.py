@@ -117,3 +117,12 @@ class SegmentInfo:
     state: str  # "Growing" | "Sealed" (sealing) | "Flushed"
     loaded: bool
     index_name: str = ""
+    partition_id: int = 0
+
+
+@dataclass(frozen=True)
+class PartitionInfo:
+    name: str
+    id: int
+    created_ts: int
+    loaded: bool

@@ -13,8 +13,23 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from elanus.engine.segment import vector_view
 from elanus.errors import DataInvalid
-from elanus.schema import DYNAMIC_FIELD, TIMESTAMP_COLUMN, CollectionSchema, DataType, FieldSchema
+from elanus.index.encoding import (
+    check_sparse,
+    decode_dense,
+    encode_dense,
+    fixed_rows,
+    sparse_rows,
+)
+from elanus.schema import (
+    DYNAMIC_FIELD,
+    TIMESTAMP_COLUMN,
+    CollectionSchema,
+    DataType,
+    FieldSchema,
+    vector_row_bytes,
+)
 
 EMPTY_JSON = b"{}"
 
@@ -77,7 +92,7 @@ def _column(f: FieldSchema, col: pa.Array | None, n: int) -> pa.Array:
             col = pc.fill_null(col, pa.scalar(f.default_value, type=col.type))
         elif not f.nullable:
             raise DataInvalid(f"the field {f.name} is not nullable, but got a null value")
-    if f.dtype == DataType.FLOAT_VECTOR:
+    if f.dtype.is_vector:
         return _vector_column(f, col)
     try:
         out = col if col.type == target else col.cast(target)
@@ -106,16 +121,60 @@ def _check_lengths(f: FieldSchema, col: pa.Array) -> None:
 
 
 def _vector_column(f: FieldSchema, col: pa.Array) -> pa.Array:
-    if not pa.types.is_fixed_size_list(col.type):
+    if f.dtype == DataType.SPARSE_FLOAT_VECTOR:
+        return _sparse_column(f, col)
+    if pa.types.is_fixed_size_list(col.type):
+        if col.type.list_size != f.dim:
+            raise DataInvalid(f"the dim ({col.type.list_size}) of field data({f.name}) is not "
+                              f"equal to schema dim ({f.dim})", expected=f.dim,
+                              actual=col.type.list_size)
+        values = vector_view(col, f.dim) if len(col) else np.empty((0, f.dim), np.float32)
+        if not np.isfinite(values).all():
+            raise DataInvalid(f"float vector field '{f.name}' contains NaN or infinity")
+        if f.dtype == DataType.FLOAT_VECTOR:
+            return col if col.type == f.arrow_type else col.cast(f.arrow_type)
+        if f.dtype == DataType.BINARY_VECTOR:
+            raise DataInvalid(f"the data type of field {f.name} does not match: expected "
+                              "BinaryVector, got float values")
+        # Float values for a float16, bfloat16 or int8 field: converted as Milvus converts them.
+        try:
+            raw = encode_dense(values, f.dtype)
+        except ValueError as exc:
+            raise DataInvalid(f"field {f.name}: {exc}") from None
+        return _fixed_binary(raw, f.arrow_type)
+    if not pa.types.is_fixed_size_binary(col.type):
         raise DataInvalid(f"the data type of field {f.name} does not match: expected "
-                          f"FloatVector, got {col.type}")
-    if col.type.list_size != f.dim:
-        raise DataInvalid(f"the dim ({col.type.list_size}) of field data({f.name}) is not "
-                          f"equal to schema dim ({f.dim})", expected=f.dim,
-                          actual=col.type.list_size)
-    if col.type != f.arrow_type:
-        col = col.cast(f.arrow_type)
-    values = col.values.to_numpy(zero_copy_only=False)
-    if not np.isfinite(values).all():
+                          f"{f.dtype.milvus_name}, got {col.type}")
+    if f.dtype == DataType.FLOAT_VECTOR:
+        raise DataInvalid(f"the data type of field {f.name} does not match: expected "
+                          "FloatVector, got bytes")
+    width = vector_row_bytes(f.dtype, f.dim)
+    if col.type.byte_width != width:
+        got = col.type.byte_width * f.dim // width if width else 0
+        raise DataInvalid(f"the dim ({got}) of field data({f.name}) is not equal to schema dim "
+                          f"({f.dim})", expected=f.dim, actual=got)
+    halves = f.dtype in (DataType.FLOAT16_VECTOR, DataType.BFLOAT16_VECTOR)
+    if halves and not np.isfinite(decode_dense(fixed_rows(col), f.dtype)).all():
         raise DataInvalid(f"float vector field '{f.name}' contains NaN or infinity")
+    return col
+
+
+def _fixed_binary(raw: np.ndarray, target: pa.DataType) -> pa.Array:
+    """A fixed-size binary array over the bytes of `raw` (rows x width), without copying."""
+    buffer = pa.py_buffer(np.ascontiguousarray(raw))
+    return pa.Array.from_buffers(target, len(raw), [None, buffer])
+
+
+def _sparse_column(f: FieldSchema, col: pa.Array) -> pa.Array:
+    if not (pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type)):
+        raise DataInvalid(f"the data type of field {f.name} does not match: expected "
+                          f"SparseFloatVector, got {col.type}")
+    col = col.cast(pa.large_binary())
+    lengths = pc.binary_length(col).to_numpy(zero_copy_only=False)
+    if len(lengths) and (lengths % 8).any():
+        raise DataInvalid(f"invalid sparse float vector data of field {f.name}: a row is not "
+                          "a whole number of (index, value) pairs")
+    problem = check_sparse(sparse_rows(col))
+    if problem:
+        raise DataInvalid(f"invalid sparse float vector data of field {f.name}: {problem}")
     return col

@@ -9,16 +9,29 @@ from elanus.schema.collection import (
     validate_name,
     validate_schema,
 )
-from elanus.schema.types import DataType, arrow_type
+from elanus.schema.partitions import (
+    DEFAULT_NUM_PARTITIONS,
+    DEFAULT_PARTITION,
+    MAX_PARTITIONS,
+    partition_names,
+    validate_partition_name,
+)
+from elanus.schema.types import DataType, arrow_type, vector_row_bytes
 
 __all__ = [
+    "DEFAULT_NUM_PARTITIONS",
+    "DEFAULT_PARTITION",
     "DYNAMIC_FIELD",
+    "MAX_PARTITIONS",
     "TIMESTAMP_COLUMN",
     "CollectionSchema",
     "DataType",
     "FieldSchema",
     "arrow_type",
+    "partition_names",
     "validate_database_name",
     "validate_name",
+    "validate_partition_name",
     "validate_schema",
+    "vector_row_bytes",
 ]

@@ -13,7 +13,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from elanus.errors import DatabaseNameInvalid, FieldNameInvalid, InvalidArgument, Unsupported
+from elanus.errors import (
+    DatabaseNameInvalid,
+    FieldNameInvalid,
+    InvalidArgument,
+    UnexpectedError,
+    Unsupported,
+)
 from elanus.schema.types import (
     ARRAY_ELEMENT_TYPES,
     SUPPORTED_SCALARS,
@@ -27,6 +33,8 @@ FIRST_FIELD_ID = 100
 MAX_NAME_LENGTH = 255
 MAX_FIELDS = 64
 MAX_DIM = 32768
+MAX_BINARY_DIM = 262144
+MAX_VECTOR_FIELDS = 4  # Milvus's proxy.maxVectorFieldNum
 MAX_VARCHAR_LENGTH = 65535
 MAX_ARRAY_CAPACITY = 4096
 
@@ -172,7 +180,7 @@ def validate_schema(schema: CollectionSchema) -> CollectionSchema:
     if not schema.fields:
         raise InvalidArgument("schema does not contain any field")
     if len(schema.fields) > MAX_FIELDS:
-        raise InvalidArgument(f"maximum field's number should be limited to {MAX_FIELDS}")
+        raise UnexpectedError(f"maximum field's number should be limited to {MAX_FIELDS}")
     names = [f.name for f in schema.fields]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup is not None:
@@ -190,6 +198,10 @@ def validate_schema(schema: CollectionSchema) -> CollectionSchema:
         raise InvalidArgument("primary field not support null")
     if not schema.vector_fields:
         raise InvalidArgument("schema does not contain vector field")
+    if len(schema.vector_fields) > MAX_VECTOR_FIELDS:
+        raise UnexpectedError(f"maximum vector field's number should be limited to "
+                              f"{MAX_VECTOR_FIELDS}")
+    _validate_partition_key(schema)
     fixed = []
     for i, f in enumerate(schema.fields):
         if f.name != DYNAMIC_FIELD:
@@ -199,16 +211,52 @@ def validate_schema(schema: CollectionSchema) -> CollectionSchema:
     return replace(schema, fields=tuple(fixed))
 
 
+def _validate_partition_key(schema: CollectionSchema) -> None:
+    keys = [f for f in schema.fields if f.is_partition_key]
+    if len(keys) > 1:
+        raise UnexpectedError("there are more than one partition key, field name = "
+                              f"{keys[0].name}, {keys[1].name}")
+    if not keys:
+        return
+    key = keys[0]
+    if key.is_primary:
+        raise UnexpectedError("the partition key field must not be primary field")
+    if key.dtype not in (DataType.INT64, DataType.VARCHAR):
+        raise UnexpectedError("the data type of partition key should be Int64 or VarChar")
+    if key.nullable:
+        raise InvalidArgument("partition key field not support nullable")
+
+
+def _validate_dim(f: FieldSchema) -> None:
+    """Milvus's dimension rules (plain errors in Milvus 2.6)."""
+    if f.dtype == DataType.SPARSE_FLOAT_VECTOR:
+        if f.dim:
+            raise UnexpectedError(f"dim should not be specified for sparse vector field "
+                                  f"{f.name}({f.field_id})")
+        return
+    if not f.dim:
+        raise UnexpectedError(f"dimension is not defined in field type params of field "
+                              f"{f.name}, check type param `dim` for vector field")
+    if f.dim < 1:
+        raise UnexpectedError(f"invalid dimension: {f.dim}. should be in range 2 ~ {MAX_DIM}")
+    if f.dtype == DataType.BINARY_VECTOR:
+        if f.dim % 8:
+            raise UnexpectedError(f"invalid dimension: {f.dim} of field {f.name}. binary vector "
+                                  "dimension should be multiple of 8. ")
+        if f.dim > MAX_BINARY_DIM:
+            raise UnexpectedError(f"invalid dimension: {f.dim} of field {f.name}. binary vector "
+                                  f"dimension should be in range 2 ~ {MAX_BINARY_DIM}")
+    elif f.dim > MAX_DIM:
+        raise UnexpectedError(f"invalid dimension: {f.dim} of field {f.name}. float vector "
+                              f"dimension should be in range 2 ~ {MAX_DIM}")
+
+
 def _validate_field(f: FieldSchema) -> None:
     if f.dtype.is_vector:
         if f.dtype not in SUPPORTED_VECTORS:
             raise Unsupported(f"vector type {f.dtype.milvus_name} of field {f.name} is not "
                               "supported by this elanus build yet")
-        if not 1 <= f.dim <= MAX_DIM:
-            raise InvalidArgument(
-                f"invalid dimension: {f.dim}. should be in range 2 ~ {MAX_DIM}"
-                if f.dim else f"dimension is not defined in field type params of {f.name}"
-            )
+        _validate_dim(f)
         if f.nullable:
             raise InvalidArgument(f"vector type not support null, field: {f.name}")
         return

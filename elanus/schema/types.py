@@ -3,7 +3,9 @@
 The numeric values are Milvus's own (schema.proto DataType), so they cross the wire unchanged.
 Storage: scalars map to the matching Arrow primitive; VARCHAR to large_string; JSON to
 large_binary holding UTF-8 JSON text; ARRAY to a list of its element type; FLOAT_VECTOR to a
-fixed-size list of float32.
+fixed-size list of float32; FLOAT16, BFLOAT16 and INT8 vectors to fixed-size binary rows of their
+little-endian values; BINARY_VECTOR to fixed-size binary rows of dim/8 packed bytes;
+SPARSE_FLOAT_VECTOR to large_binary rows of (uint32 index, float32 value) pairs.
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ class DataType(enum.IntEnum):
     @property
     def is_vector(self) -> bool:
         return 100 <= self.value < 200
+
+    @property
+    def is_dense_float(self) -> bool:
+        """A vector type searched as float32 rows (FLOAT, FLOAT16, BFLOAT16, INT8)."""
+        return self in (DataType.FLOAT_VECTOR, DataType.FLOAT16_VECTOR,
+                        DataType.BFLOAT16_VECTOR, DataType.INT8_VECTOR)
 
     @property
     def is_integer(self) -> bool:
@@ -79,7 +87,12 @@ SUPPORTED_SCALARS = frozenset({
     DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64,
     DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR, DataType.JSON, DataType.ARRAY,
 })
-SUPPORTED_VECTORS = frozenset({DataType.FLOAT_VECTOR})
+SUPPORTED_VECTORS = frozenset({DataType.FLOAT_VECTOR, DataType.FLOAT16_VECTOR,
+                               DataType.BFLOAT16_VECTOR, DataType.INT8_VECTOR,
+                               DataType.BINARY_VECTOR, DataType.SPARSE_FLOAT_VECTOR})
+# Bytes a dimension takes in the fixed-width binary storage of these vector types.
+_BYTES_PER_DIM = {DataType.FLOAT16_VECTOR: 2, DataType.BFLOAT16_VECTOR: 2,
+                  DataType.INT8_VECTOR: 1}
 ARRAY_ELEMENT_TYPES = frozenset({
     DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64,
     DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR,
@@ -103,6 +116,17 @@ def arrow_type(dtype: DataType, dim: int = 0, element_type: DataType = DataType.
     """The Arrow type a column of `dtype` is stored as."""
     if dtype == DataType.FLOAT_VECTOR:
         return pa.list_(pa.float32(), dim)
+    if dtype in _BYTES_PER_DIM or dtype == DataType.BINARY_VECTOR:
+        return pa.binary(vector_row_bytes(dtype, dim))
+    if dtype == DataType.SPARSE_FLOAT_VECTOR:
+        return pa.large_binary()
     if dtype == DataType.ARRAY:
         return pa.large_list(_SCALAR_ARROW[element_type])
     return _SCALAR_ARROW[dtype]
+
+
+def vector_row_bytes(dtype: DataType, dim: int) -> int:
+    """Bytes one row of a fixed-width binary vector column holds."""
+    if dtype == DataType.BINARY_VECTOR:
+        return dim // 8
+    return _BYTES_PER_DIM[dtype] * dim

@@ -134,8 +134,8 @@ def test_not_loaded_and_load_without_index(milvus, quick: str, name: str) -> Non
 
 
 def test_unserved_rpc_is_a_clear_error(milvus, quick: str) -> None:
-    with _raises(10, "CreatePartition is not supported by elanus yet"):
-        milvus.create_partition(quick, "p1")
+    with _raises(10, "CreateRole is not supported by elanus yet"):
+        milvus.create_role("reader")
 
 
 def test_server_keeps_serving_after_errors(milvus, quick: str) -> None:

@@ -3,7 +3,7 @@
 Random histories of inserts, deletes, upserts, flushes and restarts; after the history, a read
 at every timestamp the history passed through must see exactly what the model says: the rows
 inserted at or before T that no tombstone at or before T deleted (a tombstone deletes the rows
-of its key with a smaller timestamp).
+of its key with a smaller timestamp), and of a key inserted twice only the newest.
 """
 
 from __future__ import annotations
@@ -41,14 +41,16 @@ class Model:
     tombstones: list[tuple[int, int]] = field(default_factory=list)  # (pk, ts)
 
     def visible(self, read_ts: int) -> list[tuple[int, int]]:
-        out = []
+        """Live rows at `read_ts`; a key inserted twice reads as its newest row (Milvus)."""
+        newest: dict[int, tuple[int, int]] = {}
         for pk, ts, version in self.rows:
             if ts > read_ts:
                 continue
             if any(d_pk == pk and ts < d_ts <= read_ts for d_pk, d_ts in self.tombstones):
                 continue
-            out.append((pk, version))
-        return sorted(out)
+            if pk not in newest or ts > newest[pk][0]:
+                newest[pk] = (ts, version)
+        return sorted((pk, version) for pk, (_, version) in newest.items())
 
 
 def _columns(keys: list[int], version: int) -> dict[str, pa.Array]:

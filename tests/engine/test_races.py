@@ -102,14 +102,14 @@ def test_wal_trim_never_passes_a_record_being_applied(tmp_path: Path, small_wal_
     real_append = segment_module.GrowingSegment.append
     armed = [True]
 
-    def append(self: segment_module.GrowingSegment, table: pa.Table, lsn: int) -> None:
-        if armed[0] and self is a.growing:
+    def append(self: segment_module.GrowingSegment, table: pa.Table) -> None:
+        if armed[0] and self in a.growing.segments.values():
             armed[0] = False  # what other threads may do while this insert applies
-            e.wal.wait_durable(lsn)
+            e.wal.wait_durable(a.growing.last_lsn)
             for i in range(5):
                 _insert(e, "b", i * 50, 50)
             e.flush("default", "b")
-        real_append(self, table, lsn)
+        real_append(self, table)
 
     monkeypatch.setattr(segment_module.GrowingSegment, "append", append)
     _insert(e, "a", 0, 10)

@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from elanus.errors import FieldNameInvalid, InvalidArgument, Unsupported
-from elanus.schema import CollectionSchema, DataType, FieldSchema, validate_name, validate_schema
+from elanus.errors import (
+    ElanusError,
+    FieldNameInvalid,
+    InvalidArgument,
+    UnexpectedError,
+    Unsupported,
+)
+from elanus.schema import (
+    CollectionSchema,
+    DataType,
+    FieldSchema,
+    partition_names,
+    validate_name,
+    validate_partition_name,
+    validate_schema,
+)
 
 
 def _schema(*extra: FieldSchema, name: str = "books") -> CollectionSchema:
@@ -68,3 +82,43 @@ def test_unserved_vector_type_is_refused_clearly() -> None:
     with pytest.raises(Unsupported) as err:
         validate_schema(_schema(FieldSchema("b", DataType.BINARY_VECTOR, dim=16)))
     assert "BinaryVector" in str(err.value)
+
+
+@pytest.mark.parametrize("fields, code, words", [
+    ((FieldSchema("a", DataType.INT64, is_partition_key=True),
+      FieldSchema("b", DataType.INT64, is_partition_key=True)), 65535,
+     "there are more than one partition key, field name = a, b"),
+    ((FieldSchema("s", DataType.DOUBLE, is_partition_key=True),), 65535,
+     "the data type of partition key should be Int64 or VarChar"),
+    ((FieldSchema("t", DataType.VARCHAR, max_length=8, is_partition_key=True, nullable=True),),
+     1100, "partition key field not support nullable"),
+])
+def test_partition_key_rules(fields: tuple[FieldSchema, ...], code: int, words: str) -> None:
+    with pytest.raises(ElanusError) as err:
+        validate_schema(_schema(*fields))
+    assert err.value.code == code and words in str(err.value)
+
+
+@pytest.mark.parametrize("num, expected", [(0, 16), (3, 3), (1024, 1024)])
+def test_partition_key_collections_get_hidden_partitions(num: int, expected: int) -> None:
+    schema = _schema(FieldSchema("t", DataType.VARCHAR, max_length=8, is_partition_key=True))
+    names = partition_names(schema, num)
+    assert names == [f"_default_{i}" for i in range(expected)]
+    with pytest.raises(InvalidArgument, match="partition number"):
+        partition_names(schema, 1025)
+    assert partition_names(_schema(), 0) == ["_default"]
+    with pytest.raises(UnexpectedError, match="num_partitions should only be specified"):
+        partition_names(_schema(), 4)
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("", "Partition name should not be empty."),
+    ("-a", "The first character of a partition name must be an underscore or letter."),
+    ("a-b", "Partition name can only contain numbers, letters and underscores."),
+    ("x" * 256, "The length of a partition name must be less than 255 characters."),
+])
+def test_partition_name_rules(bad: str, words: str) -> None:
+    with pytest.raises(UnexpectedError) as err:
+        validate_partition_name(bad)
+    assert str(err.value) == f"Invalid partition name: {bad}. {words}"
+    validate_partition_name("1st")  # a leading digit is allowed, unlike other names

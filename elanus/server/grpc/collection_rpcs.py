@@ -12,8 +12,6 @@ from elanus.engine.tso import physical_ms
 from elanus.errors import (
     CollectionNotFound,
     CollectionNotLoaded,
-    InvalidArgument,
-    PartitionNotFound,
     Unsupported,
 )
 from elanus.schema import validate_name
@@ -21,27 +19,14 @@ from elanus.server.grpc.handlers import db_name, handler, kv_pairs
 from elanus.server.grpc.schema_codec import decode_schema, encode_schema
 from elanus.server.grpc.status import OK
 
-DEFAULT_PARTITION = "_default"
-
-
-def default_partition_id(collection_id: int) -> int:
-    """The id the one (_default) partition of a collection is reported under."""
-    return collection_id * 1000
-
 
 @handler("CreateCollection")
 def create_collection(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
     validate_name(req.collection_name, "collection")
     schema = decode_schema(req.schema, req.collection_name)
-    props = kv_pairs(req.properties)
-    if req.num_partitions and req.num_partitions > 0 and not any(
-            f.is_partition_key for f in schema.fields):
-        raise InvalidArgument("num_partitions should only be specified with partition key field "
-                              "enabled")
-    if any(f.is_partition_key for f in schema.fields):
-        raise Unsupported("partition key fields are not supported by this elanus build yet")
     engine.create_collection(db_name(req, ctx), schema, consistency_level=req.consistency_level,
-                             num_shards=req.shards_num or 1, properties=props)
+                             num_shards=req.shards_num or 1, properties=kv_pairs(req.properties),
+                             num_partitions=max(int(req.num_partitions), 0))
     return OK
 
 
@@ -109,11 +94,10 @@ def release_collection(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
 
 @handler("GetLoadState")
 def get_load_state(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.GetLoadStateResponse:
-    _check_partitions(req.partition_names)
     db = db_name(req, ctx)
     if not engine.has_collection(db, req.collection_name):
         state = common_pb2.LoadStateNotExist
-    elif engine.load_state(db, req.collection_name):
+    elif engine.load_state(db, req.collection_name, list(req.partition_names)):
         state = common_pb2.LoadStateLoaded
     else:
         state = common_pb2.LoadStateNotLoad
@@ -123,9 +107,8 @@ def get_load_state(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.GetLoadStat
 @handler("GetLoadingProgress")
 def get_loading_progress(engine: Engine, req: Any,
                          ctx: Any) -> milvus_pb2.GetLoadingProgressResponse:
-    _check_partitions(req.partition_names)
     db = db_name(req, ctx)
-    if not engine.load_state(db, req.collection_name):
+    if not engine.load_state(db, req.collection_name, list(req.partition_names)):
         raise CollectionNotLoaded(engine.collection(db, req.collection_name).id)
     return milvus_pb2.GetLoadingProgressResponse(status=OK, progress=100, refresh_progress=100)
 
@@ -156,30 +139,6 @@ def flush(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.FlushResponse:
 def get_flush_state(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.GetFlushStateResponse:
     # Flush seals synchronously: every segment id it returned is already committed.
     return milvus_pb2.GetFlushStateResponse(status=OK, flushed=True)
-
-
-@handler("ShowPartitions")
-def show_partitions(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.ShowPartitionsResponse:
-    info = engine.describe_collection(db_name(req, ctx), req.collection_name)
-    loaded = engine.load_state(info.db, info.name)
-    names = [n for n in info.partitions if not req.partition_names or n in req.partition_names]
-    return milvus_pb2.ShowPartitionsResponse(
-        status=OK, partition_names=names, partitionIDs=[default_partition_id(info.id) for _ in names],
-        created_timestamps=[info.created_ts for _ in names],
-        created_utc_timestamps=[physical_ms(info.created_ts) for _ in names],
-        inMemory_percentages=[100 if loaded else 0 for _ in names])
-
-
-@handler("HasPartition")
-def has_partition(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.BoolResponse:
-    info = engine.describe_collection(db_name(req, ctx), req.collection_name)
-    return milvus_pb2.BoolResponse(status=OK, value=req.partition_name in info.partitions)
-
-
-def _check_partitions(names: Any) -> None:
-    for name in names:
-        if name != DEFAULT_PARTITION:
-            raise PartitionNotFound(name, "")
 
 
 @handler("TruncateCollection")
@@ -263,7 +222,8 @@ def get_persistent_segment_info(engine: Engine, req: Any,
     db = req.dbName or db_name(req, ctx)
     cid = engine.collection(db, req.collectionName).id
     infos = [milvus_pb2.PersistentSegmentInfo(
-        segmentID=s.segment_id, collectionID=cid, partitionID=default_partition_id(cid), num_rows=s.num_rows,
+        segmentID=s.segment_id, collectionID=cid, partitionID=s.partition_id,
+        num_rows=s.num_rows,
         state=_SEGMENT_STATES[s.state]) for s in engine.segment_infos(db, req.collectionName)
         if s.state != "Growing"]
     return milvus_pb2.GetPersistentSegmentInfoResponse(status=OK, infos=infos)
@@ -275,7 +235,8 @@ def get_query_segment_info(engine: Engine, req: Any,
     db = req.dbName or db_name(req, ctx)
     cid = engine.collection(db, req.collectionName).id
     infos = [milvus_pb2.QuerySegmentInfo(
-        segmentID=s.segment_id, collectionID=cid, partitionID=default_partition_id(cid), num_rows=s.num_rows,
+        segmentID=s.segment_id, collectionID=cid, partitionID=s.partition_id,
+        num_rows=s.num_rows,
         index_name=s.index_name, state=_SEGMENT_STATES[s.state], nodeID=1, nodeIds=[1])
         for s in engine.segment_infos(db, req.collectionName) if s.loaded]
     return milvus_pb2.GetQuerySegmentInfoResponse(status=OK, infos=infos)

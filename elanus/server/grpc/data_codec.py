@@ -17,8 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pymilvus.grpc_gen import schema_pb2
 
+from elanus.engine.segment import vector_view
 from elanus.errors import DataInvalid, UnexpectedError, Unsupported
-from elanus.schema import DYNAMIC_FIELD, DataType, FieldSchema, arrow_type
+from elanus.index.encoding import fixed_rows, sparse_rows
+from elanus.schema import DYNAMIC_FIELD, DataType, FieldSchema, arrow_type, vector_row_bytes
 
 # ScalarField member holding each scalar type, as Milvus lays it out.
 _SCALAR_MEMBER = {
@@ -67,22 +69,18 @@ def floats_message(cls: Any, values: npt.NDArray[Any]) -> Any:
 # -- decoding (requests) -----------------------------------------------------------------
 
 
+_BYTE_VECTORS = {DataType.FLOAT16_VECTOR: "float16_vector",
+                 DataType.BFLOAT16_VECTOR: "bfloat16_vector", DataType.INT8_VECTOR: "int8_vector",
+                 DataType.BINARY_VECTOR: "binary_vector"}
+
+
 def decode_column(fd: schema_pb2.FieldData, f: FieldSchema | None, num_rows: int) -> pa.Array:
-    """One FieldData as an Arrow array of the schema field's storage type."""
+    """One FieldData as an Arrow array: float vectors as fixed-size lists of float32 (also
+    when a client sends float values for a float16, bfloat16 or int8 field), other vectors as
+    their stored bytes, scalars as their storage type."""
     dtype = DataType(fd.type)
-    if dtype == DataType.FLOAT_VECTOR:
-        dim = int(fd.vectors.dim)
-        values = packed_floats(fd.vectors.float_vector)
-        if f is not None and f.dim and len(values) % f.dim:
-            raise UnexpectedError(f"the length({len(values)}) of float data should divide the "
-                                  f"dim({f.dim})")
-        if dim <= 0 or len(values) % dim:
-            raise DataInvalid(f"the float vector data of field {fd.field_name} has "
-                              f"{len(values)} values, not a multiple of dim {dim}")
-        return pa.FixedSizeListArray.from_arrays(pa.array(values), dim)
     if dtype.is_vector:
-        raise Unsupported(f"vector type {dtype.milvus_name} is not supported by this elanus "
-                          "build yet")
+        return _decode_vectors(fd, f, dtype)
     member = _SCALAR_MEMBER.get(dtype)
     if member is None:
         raise Unsupported(f"data type {dtype.milvus_name} is not supported by this elanus build yet")
@@ -97,6 +95,34 @@ def decode_column(fd: schema_pb2.FieldData, f: FieldSchema | None, num_rows: int
     else:
         arr = pa.array(list(scalars.data), type=_wire_type(dtype))
     return _with_validity(arr, valid, num_rows, fd.field_name)
+
+
+def _decode_vectors(fd: schema_pb2.FieldData, f: FieldSchema | None, dtype: DataType) -> pa.Array:
+    kind = fd.vectors.WhichOneof("data")
+    if dtype == DataType.SPARSE_FLOAT_VECTOR:
+        return pa.array(list(fd.vectors.sparse_float_vector.contents), type=pa.large_binary())
+    if kind == "float_vector" or (kind is None and dtype == DataType.FLOAT_VECTOR):
+        dim = int(fd.vectors.dim)
+        values = packed_floats(fd.vectors.float_vector)
+        if f is not None and f.dim and len(values) % f.dim:
+            raise UnexpectedError(f"the length({len(values)}) of float data should divide the "
+                                  f"dim({f.dim})")
+        if dim <= 0 or len(values) % dim:
+            raise DataInvalid(f"the float vector data of field {fd.field_name} has "
+                              f"{len(values)} values, not a multiple of dim {dim}")
+        return pa.FixedSizeListArray.from_arrays(pa.array(values), dim)
+    member = _BYTE_VECTORS.get(dtype)
+    if member is None or kind not in (member, None):
+        raise DataInvalid(f"the vector data of field {fd.field_name} ({kind}) does not match "
+                          f"its type {dtype.milvus_name}")
+    data: bytes = getattr(fd.vectors, member)
+    dim = int(fd.vectors.dim) or (f.dim if f is not None else 0)
+    width = vector_row_bytes(dtype, dim) if dim > 0 else 0
+    if width <= 0 or len(data) % width:
+        raise DataInvalid(f"the {dtype.milvus_name} data of field {fd.field_name} has "
+                          f"{len(data)} bytes, not a whole number of rows of dim {dim}")
+    return pa.Array.from_buffers(pa.binary(width), len(data) // width,
+                                 [None, pa.py_buffer(data)])
 
 
 def _wire_type(dtype: DataType) -> pa.DataType:
@@ -151,10 +177,8 @@ def encode_column(name: str, f: FieldSchema | None, col: pa.Array | pa.ChunkedAr
         fd.scalars.json_data.data.extend(arr.fill_null(b"{}").to_pylist())
         return fd
     fd = schema_pb2.FieldData(type=int(f.dtype), field_name=name, field_id=f.field_id)
-    if f.dtype == DataType.FLOAT_VECTOR:
-        fd.vectors.dim = f.dim
-        values = arr.values.to_numpy(zero_copy_only=False) if len(arr) else np.empty(0, np.float32)
-        fd.vectors.float_vector.CopyFrom(floats_message(schema_pb2.FloatArray, values))
+    if f.dtype.is_vector:
+        _encode_vectors(fd, f, arr)
         return fd
     if f.nullable:
         fd.valid_data.extend(arr.is_valid().to_numpy(zero_copy_only=False).tolist())
@@ -174,6 +198,21 @@ def encode_column(name: str, f: FieldSchema | None, col: pa.Array | pa.ChunkedAr
         filled = arr.fill_null(_null_fill(f.dtype)) if arr.null_count else arr
         member.data.extend(filled.to_pylist())
     return fd
+
+
+def _encode_vectors(fd: schema_pb2.FieldData, f: FieldSchema, arr: pa.Array) -> None:
+    fd.vectors.dim = f.dim or 1  # pymilvus divides by dim, also for sparse vectors
+    if f.dtype == DataType.FLOAT_VECTOR:
+        values = vector_view(arr, f.dim).reshape(-1)
+        fd.vectors.float_vector.CopyFrom(floats_message(schema_pb2.FloatArray, values))
+    elif f.dtype == DataType.SPARSE_FLOAT_VECTOR:
+        fd.vectors.sparse_float_vector.SetInParent()
+        fd.vectors.sparse_float_vector.contents.extend(arr.to_pylist())
+        rows = sparse_rows(arr)
+        fd.vectors.sparse_float_vector.dim = int(rows.indices.max()) + 1 if len(rows.indices) \
+            else 0
+    else:
+        setattr(fd.vectors, _BYTE_VECTORS[f.dtype], fixed_rows(arr).tobytes())
 
 
 def _null_fill(dtype: DataType) -> Any:

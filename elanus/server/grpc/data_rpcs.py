@@ -10,7 +10,7 @@ from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 
 from elanus.engine.engine import Engine
 from elanus.engine.requests import QueryRequest, QueryResult, SearchRequest, SearchResult
-from elanus.errors import InvalidArgument, PartitionNotFound, Unsupported
+from elanus.errors import InvalidArgument, Unsupported
 from elanus.schema import DataType
 from elanus.server.grpc.data_codec import (
     decode_columns,
@@ -21,16 +21,10 @@ from elanus.server.grpc.data_codec import (
 from elanus.server.grpc.handlers import db_name, handler, kv_pairs
 from elanus.server.grpc.status import OK
 
-DEFAULT_PARTITION = "_default"
 # Search parameters of features later issues bring; refused clearly rather than ignored.
 _UNSERVED_SEARCH_KEYS = {"group_by_field": "grouping search", "iterator": "search iterators",
                          "search_iter_v2": "search iterators"}
 _UNSERVED_PARAMS = {"radius": "range search", "range_filter": "range search"}
-
-
-def _check_partition(name: str) -> None:
-    if name and name != DEFAULT_PARTITION:
-        raise PartitionNotFound(name, "")
 
 
 def _template_params(values: Any) -> dict[str, Any]:
@@ -38,11 +32,11 @@ def _template_params(values: Any) -> dict[str, Any]:
 
 
 def _mutation(engine: Engine, req: Any, ctx: Any, upsert: bool) -> milvus_pb2.MutationResult:
-    _check_partition(req.partition_name)
     db = db_name(req, ctx)
     schema = engine.collection(db, req.collection_name).schema
     columns = decode_columns(req.fields_data, schema.field, req.num_rows)
-    result = engine.insert(db, req.collection_name, columns, req.num_rows, upsert=upsert)
+    result = engine.insert(db, req.collection_name, columns, req.num_rows, upsert=upsert,
+                           partition=req.partition_name)
     out = milvus_pb2.MutationResult(status=OK, insert_cnt=result.insert_count,
                                     upsert_cnt=result.upsert_count, timestamp=result.timestamp)
     out.succ_index.extend(range(req.num_rows))
@@ -64,9 +58,8 @@ def upsert(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.MutationResult:
 
 @handler("Delete")
 def delete(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.MutationResult:
-    _check_partition(req.partition_name)
     result = engine.delete(db_name(req, ctx), req.collection_name, req.expr,
-                           _template_params(req.expr_template_values))
+                           _template_params(req.expr_template_values), req.partition_name)
     return milvus_pb2.MutationResult(status=OK, delete_cnt=result.delete_count,
                                      timestamp=result.timestamp)
 
@@ -100,8 +93,6 @@ def _int(params: dict[str, str], key: str, default: int) -> int:
 
 @handler("Search")
 def search(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.SearchResults:
-    for name in req.partition_names:
-        _check_partition(name)
     sp = kv_pairs(req.search_params)
     for key, what in _UNSERVED_SEARCH_KEYS.items():
         if sp.get(key) not in (None, "", "false", '""'):
@@ -141,8 +132,6 @@ def _encode_hits(engine: Engine, req: SearchRequest, hits: SearchResult) -> sche
 
 @handler("Query")
 def query(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.QueryResults:
-    for name in req.partition_names:
-        _check_partition(name)
     qp = kv_pairs(req.query_params)
     if qp.get("iterator") in ("True", "true"):
         raise Unsupported("query iterators are not supported by this elanus build yet")

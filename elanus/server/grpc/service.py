@@ -22,6 +22,7 @@ from elanus.server.grpc import (  # noqa: F401 (importing registers the handlers
     data_rpcs,
     database_rpcs,
     index_rpcs,
+    partition_rpcs,
 )
 from elanus.server.grpc.handlers import HANDLERS, SERVICE, db_name, handler, response_type
 from elanus.server.grpc.status import OK, failure
