@@ -33,12 +33,13 @@ compat: install $(COMPAT_STAMP)
 		PYTHONPATH=$(CURDIR) $(COMPAT)/bin/python -m pytest -q -p no:cacheprovider \
 		-m "not elanus_client" -W ignore::DeprecationWarning \
 		tests/e2e/test_quickstart.py tests/e2e/test_errors.py tests/e2e/test_explicit_schema.py \
-		tests/e2e/test_orm_client.py tests/e2e/test_databases.py tests/e2e/test_aliases.py
+		tests/e2e/test_orm_client.py tests/e2e/test_databases.py tests/e2e/test_aliases.py \
+		tests/e2e/test_partitions.py tests/e2e/test_vector_types.py
 
 $(COMPAT_STAMP): pyproject.toml
 	test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)
 	$(COMPAT)/bin/python -m pip install --quiet pymilvus==2.6.17 pytest==9.0.3 numpy==2.4.6 \
-		grpcio-health-checking==1.85.1
+		grpcio-health-checking==1.85.1 scipy==1.17.1 ml_dtypes==0.6.0
 	touch $(COMPAT_STAMP)
 
 lint: install

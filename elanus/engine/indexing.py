@@ -10,13 +10,16 @@ depend on build progress. faiss releases the GIL while it builds.
 from __future__ import annotations
 
 import logging
+import zipfile
 from typing import TYPE_CHECKING
 
 from elanus.engine.segment import SealedSegment
 from elanus.engine.worker import Worker
 from elanus.errors import Corruption
-from elanus.index.registry import build_plan
-from elanus.index.vector import IndexSpec, build_index, load_index
+from elanus.index.factory import build_index, load_index
+from elanus.index.registry import BuildPlan, build_plan
+from elanus.index.vector import IndexSpec
+from elanus.schema import DataType
 from elanus.storage.catalog import Commit, FileRecord
 from elanus.storage.segment_file import read_blob, write_blob
 
@@ -25,6 +28,12 @@ if TYPE_CHECKING:
     from elanus.engine.engine import Engine
 
 log = logging.getLogger(__name__)
+
+
+def _plan(collection: Collection, spec: IndexSpec) -> BuildPlan:
+    field = collection.schema.field(spec.field_name)
+    return build_plan(spec.index_type, spec.params,
+                      field.dtype if field is not None else DataType.FLOAT_VECTOR)
 
 
 class IndexBuilder:
@@ -72,7 +81,7 @@ class IndexBuilder:
                 raise
             segment = SealedSegment(seg_file.segment_id, seg_file.partition_id, collection.schema,
                                     table, seg_file.key)
-        plan = build_plan(spec.index_type, spec.params)
+        plan = _plan(collection, spec)
         try:
             index = build_index(plan.kind, segment.raw_vectors(spec.field_name), spec.metric_type,
                                 plan.params)
@@ -103,10 +112,11 @@ class IndexBuilder:
         if spec is None or not spec.metric_type:
             return
         data = read_blob(self.engine.store, f.key, size=f.size, checksum=f.checksum)
-        plan = build_plan(spec.index_type, spec.params)
+        plan = _plan(collection, spec)
         try:
             index = load_index(data, spec.metric_type, plan.kind,
                                segment.raw_vectors(spec.field_name))
-        except (ValueError, RuntimeError) as exc:  # faiss refuses bytes it did not write
+        except (ValueError, RuntimeError, OSError, KeyError, zipfile.BadZipFile) as exc:
+            # faiss or numpy refusing bytes they did not write
             raise Corruption(f.key, f"undecodable index file: {exc}") from exc
         segment.set_index(spec.field_name, index)

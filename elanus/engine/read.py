@@ -24,8 +24,11 @@ from elanus.engine.requests import QueryRequest, QueryResult, SearchRequest, Sea
 from elanus.engine.segment import SegmentView
 from elanus.errors import FieldNotFound, FilterInvalid, InvalidArgument, MetricTypeMismatch
 from elanus.expr import Filter, compile_filter, plan
-from elanus.index.vector import exact_search, larger_is_closer, normalized
-from elanus.schema import DYNAMIC_FIELD, TIMESTAMP_COLUMN, CollectionSchema
+from elanus.index.encoding import SparseRows
+from elanus.index.factory import exact, prepare_queries
+from elanus.index.registry import default_metric
+from elanus.index.vector import larger_is_closer
+from elanus.schema import DYNAMIC_FIELD, TIMESTAMP_COLUMN, CollectionSchema, DataType, FieldSchema
 
 MAX_TOPK = 16384
 COUNT_STAR = "count(*)"
@@ -93,7 +96,7 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
     schema = collection.schema
     field = _anns_field(schema, req.anns_field)
     spec = collection.index_on(field.name)
-    metric = spec.metric_type if spec else (req.metric_type or "COSINE").upper()
+    metric = spec.metric_type if spec else (req.metric_type or default_metric(field.dtype)).upper()
     if req.metric_type and req.metric_type.upper() != metric:
         raise MetricTypeMismatch(metric, req.metric_type.upper())
     if not 1 <= req.limit <= MAX_TOPK:
@@ -102,18 +105,14 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
     if req.offset < 0 or req.offset + req.limit > MAX_TOPK:
         raise InvalidArgument(f"offset+limit should be in range [1, {MAX_TOPK}], but got "
                               f"{req.offset + req.limit}")
-    queries = np.ascontiguousarray(req.queries, dtype=np.float32)
-    if queries.ndim != 2 or queries.shape[1] != field.dim:
-        got = queries.shape[1] if queries.ndim == 2 else 0
-        raise InvalidArgument(f"the dim ({got}) of search data is not equal to the dim "
-                              f"({field.dim}) of field {field.name}")
+    queries = _check_queries(field, req.queries)
     out = plan_output(schema, req.output_fields, with_pk=False)
     flt = _compile(req.filter, schema, req.filter_params)
     snap = read_snapshot(collection, "search", flt, req.partition_names)
     views = snap.views
     masks = _masks(snap, flt)
     cosine = metric == "COSINE"
-    prepared = normalized(queries) if cosine else queries
+    prepared = prepare_queries(queries, metric)
     k = req.offset + req.limit
     nq = len(queries)
     all_off, all_score, all_seg = [], [], []
@@ -125,8 +124,7 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
         if index is not None:
             off, score = index.search(prepared, k, allowed, req.params)
         else:
-            off, score = exact_search(view.vectors(field.name, cosine), prepared, k, metric,
-                                      allowed)
+            off, score = exact(view.vectors(field.name, cosine), prepared, k, metric, allowed)
         all_off.append(off)
         all_score.append(score)
         all_seg.append(np.full(off.shape, i, dtype=np.int32))
@@ -168,6 +166,28 @@ def _first_per_key(pks: pa.ChunkedArray, topks: list[int]) -> npt.NDArray[np.boo
     return keep
 
 
+def _check_queries(field: FieldSchema, queries: Any) -> Any:
+    """Query vectors in the form the field is searched in, or the error Milvus gives."""
+    if field.dtype == DataType.SPARSE_FLOAT_VECTOR:
+        if not isinstance(queries, SparseRows):
+            raise InvalidArgument(f"the search data of sparse vector field {field.name} must be "
+                                  "sparse vectors")
+        return queries
+    if isinstance(queries, SparseRows):
+        raise InvalidArgument(f"sparse search data cannot search {field.dtype.milvus_name} field "
+                              f"{field.name}")
+    binary = field.dtype == DataType.BINARY_VECTOR
+    if binary != (queries.dtype == np.uint8):
+        raise InvalidArgument(f"the search data type does not match the type "
+                              f"{field.dtype.milvus_name} of field {field.name}")
+    width = field.dim // 8 if binary else field.dim
+    if queries.ndim != 2 or queries.shape[1] != width:
+        got = (queries.shape[1] * (8 if binary else 1)) if queries.ndim == 2 else 0
+        raise InvalidArgument(f"the dim ({got}) of search data is not equal to the dim "
+                              f"({field.dim}) of field {field.name}")
+    return np.ascontiguousarray(queries)
+
+
 def _merge(offs: list[npt.NDArray[np.int64]], scores: list[npt.NDArray[np.float32]],
            segs: list[npt.NDArray[np.int32]], metric: str, offset: int, k: int,
            ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int32]]:
@@ -183,7 +203,7 @@ def _merge(offs: list[npt.NDArray[np.int64]], scores: list[npt.NDArray[np.float3
             np.take_along_axis(seg, order, axis=1))
 
 
-def _anns_field(schema: CollectionSchema, name: str):  # type: ignore[no-untyped-def]
+def _anns_field(schema: CollectionSchema, name: str) -> FieldSchema:
     vectors = schema.vector_fields
     if not name:
         if len(vectors) != 1:

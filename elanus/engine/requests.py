@@ -28,7 +28,8 @@ class SearchRequest:
     db: str
     collection: str
     anns_field: str  # "" means the collection's only vector field
-    queries: npt.NDArray[np.float32]  # (nq, dim)
+    # float32 (nq, dim) for dense fields, uint8 (nq, dim/8) for binary ones, SparseRows
+    queries: Any
     limit: int
     metric_type: str = ""  # "" means the index's metric
     filter: str = ""

@@ -23,13 +23,27 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from elanus.index.encoding import SparseRows, decode_dense, fixed_rows, sparse_rows
 from elanus.index.vector import VectorIndex, normalized
-from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema
+from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema, DataType, FieldSchema
 
 Mask = npt.NDArray[np.bool_]
 Stamps = npt.NDArray[np.uint64]
 NEVER = np.iinfo(np.uint64).max  # the delete timestamp of a row no tombstone has deleted
 MAX_CHUNKS = 32  # a growing segment merges its insert batches past this many
+SearchBase = npt.NDArray[np.float32] | npt.NDArray[np.uint8] | SparseRows
+
+
+def search_base(column: pa.ChunkedArray | pa.Array, f: FieldSchema) -> SearchBase:
+    """A vector column as search reads it: float32 rows for the dense types (decoded from
+    half precision or int8), packed bytes for binary vectors, CSR arrays for sparse ones."""
+    if f.dtype == DataType.FLOAT_VECTOR:
+        return vector_view(column, f.dim)
+    if f.dtype == DataType.BINARY_VECTOR:
+        return fixed_rows(column)
+    if f.dtype == DataType.SPARSE_FLOAT_VECTOR:
+        return sparse_rows(column)
+    return decode_dense(fixed_rows(column), f.dtype)
 
 
 def vector_view(column: pa.ChunkedArray | pa.Array, dim: int) -> npt.NDArray[np.float32]:
@@ -71,8 +85,9 @@ class Segment:
     def snapshot(self) -> SegmentView:
         raise NotImplementedError
 
-    def vectors(self, field: str, n: int, cosine: bool = False) -> npt.NDArray[np.float32]:
-        """The first `n` vectors of `field`, unit-normalised when `cosine`."""
+    def vectors(self, field: str, n: int, cosine: bool = False) -> SearchBase:
+        """The first `n` vectors of `field` as search reads them (`search_base`); dense ones
+        unit-normalised when `cosine`."""
         raise NotImplementedError
 
     def index(self, field: str) -> VectorIndex | None:
@@ -112,7 +127,7 @@ class SegmentView:
     ts: Stamps
     delete_ts: Stamps  # a view: later tombstones may set it, they never unset it
 
-    def vectors(self, field: str, cosine: bool = False) -> npt.NDArray[np.float32]:
+    def vectors(self, field: str, cosine: bool = False) -> SearchBase:
         return self.segment.vectors(field, self.num_rows, cosine)
 
     def index(self, field: str) -> VectorIndex | None:
@@ -135,8 +150,14 @@ class GrowingSegment(Segment):
         self.id, self.partition_id, self.schema = segment_id, partition_id, schema
         self._tables: list[pa.Table] = []
         self._table_cache: pa.Table | None = None
-        self._vectors = {f.name: _Buffer(np.dtype(np.float32), f.dim) for f in schema.vector_fields}
-        self._unit = {f.name: _Buffer(np.dtype(np.float32), f.dim) for f in schema.vector_fields}
+        # Dense vectors as float32 (and unit-normalised), binary ones as packed bytes; sparse
+        # ones are read from the table when searched.
+        dense = [f for f in schema.vector_fields if f.dtype.is_dense_float]
+        self._vectors = {f.name: _Buffer(np.dtype(np.float32), f.dim) for f in dense}
+        self._unit = {f.name: _Buffer(np.dtype(np.float32), f.dim) for f in dense}
+        self._vectors.update({f.name: _Buffer(np.dtype(np.uint8), f.dim // 8)
+                              for f in schema.vector_fields
+                              if f.dtype == DataType.BINARY_VECTOR})
         self._ts = _Buffer(np.dtype(np.uint64))
         self._delete_ts = _Buffer(np.dtype(np.uint64))
         self._lock = threading.Lock()
@@ -148,9 +169,12 @@ class GrowingSegment(Segment):
         """Add rows (already validated, with their `$ts` column). Caller holds the write lock."""
         n = table.num_rows
         for f in self.schema.vector_fields:
-            raw = vector_view(table.column(f.name), f.dim)
-            self._vectors[f.name].append(raw)
-            self._unit[f.name].append(normalized(raw))
+            if f.name not in self._vectors:
+                continue
+            raw = search_base(table.column(f.name), f)
+            self._vectors[f.name].append(raw)  # type: ignore[arg-type]
+            if f.name in self._unit:
+                self._unit[f.name].append(normalized(raw))  # type: ignore[arg-type]
         ts = table.column(TIMESTAMP_COLUMN).to_numpy()
         self._ts.append(ts)
         self._delete_ts.append(np.full(n, NEVER, dtype=np.uint64))
@@ -177,8 +201,12 @@ class GrowingSegment(Segment):
         return SegmentView(self, n, table, table.column(self.schema.primary.name),
                            self._ts.data[:n], self._delete_ts.data[:n])
 
-    def vectors(self, field: str, n: int, cosine: bool = False) -> npt.NDArray[np.float32]:
-        buf = (self._unit if cosine else self._vectors)[field]
+    def vectors(self, field: str, n: int, cosine: bool = False) -> SearchBase:
+        buf = (self._unit if cosine and field in self._unit else self._vectors).get(field)
+        if buf is None:  # sparse
+            f = self.schema.field(field)
+            assert f is not None
+            return search_base(self.table().column(field).slice(0, n), f)
         return buf.data[:n]
 
     def index(self, field: str) -> VectorIndex | None:
@@ -199,9 +227,9 @@ class SealedSegment(Segment):
         self._pks = self._table.column(schema.primary.name).combine_chunks()
         self._ts = self._table.column(TIMESTAMP_COLUMN).to_numpy()
         self._delete_ts = np.full(self.num_rows, NEVER, dtype=np.uint64)
-        self._raw = {f.name: vector_view(self._table.column(f.name), f.dim)
+        self._raw = {f.name: search_base(self._table.column(f.name), f)
                      for f in schema.vector_fields}
-        self._unit: dict[str, npt.NDArray[np.float32]] = {}
+        self._unit: dict[str, SearchBase] = {}
         self._indexes: dict[str, VectorIndex] = {}
         self._filter_cache: dict[object, object] = {}
         self.max_ts = int(self._ts.max()) if self.num_rows else 0
@@ -213,14 +241,15 @@ class SealedSegment(Segment):
     def filter_cache(self) -> dict[object, object] | None:
         return self._filter_cache
 
-    def vectors(self, field: str, n: int, cosine: bool = False) -> npt.NDArray[np.float32]:
-        if not cosine:
-            return self._raw[field]
+    def vectors(self, field: str, n: int, cosine: bool = False) -> SearchBase:
+        raw = self._raw[field]
+        if not cosine or not isinstance(raw, np.ndarray) or raw.dtype != np.float32:
+            return raw
         if field not in self._unit:
-            self._unit[field] = normalized(self._raw[field])
+            self._unit[field] = normalized(raw)  # type: ignore[arg-type]
         return self._unit[field]
 
-    def raw_vectors(self, field: str) -> npt.NDArray[np.float32]:
+    def raw_vectors(self, field: str) -> SearchBase:
         return self._raw[field]
 
     def index(self, field: str) -> VectorIndex | None:

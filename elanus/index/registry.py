@@ -12,20 +12,51 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from elanus.errors import InvalidArgument, Unsupported
+from elanus.index.binary import BINARY_METRICS
+from elanus.index.sparse import SPARSE_METRICS
 from elanus.index.vector import METRICS, IndexSpec
 from elanus.schema import DataType, FieldSchema
 
 DEFAULT_FLOAT_METRIC = "COSINE"
 
-# What each served vector index type builds, and its build parameters with Milvus's defaults.
-VECTOR_KINDS: dict[str, str] = {"FLAT": "FLAT", "HNSW": "HNSW", "IVF_FLAT": "IVF_FLAT",
+
+@dataclass(frozen=True)
+class VectorFamily:
+    """The index types and metrics Milvus allows on a family of vector types."""
+
+    kinds: dict[str, str]  # index type -> structure built ("AUTOINDEX" included)
+    metrics: tuple[str, ...]
+    default_metric: str
+
+
+DENSE = VectorFamily({"FLAT": "FLAT", "HNSW": "HNSW", "IVF_FLAT": "IVF_FLAT",
+                      "AUTOINDEX": "HNSW"}, METRICS, DEFAULT_FLOAT_METRIC)
+BINARY = VectorFamily({"BIN_FLAT": "BIN_FLAT", "BIN_IVF_FLAT": "BIN_IVF_FLAT",
+                       "AUTOINDEX": "BIN_FLAT"}, BINARY_METRICS, "HAMMING")
+SPARSE = VectorFamily({"SPARSE_INVERTED_INDEX": "SPARSE_INVERTED_INDEX",
+                       "SPARSE_WAND": "SPARSE_WAND", "AUTOINDEX": "SPARSE_INVERTED_INDEX"},
+                      SPARSE_METRICS, "IP")
+# What each served vector index type builds, across the families.
+VECTOR_KINDS: dict[str, str] = {**DENSE.kinds, **BINARY.kinds, **SPARSE.kinds,
                                 "AUTOINDEX": "HNSW"}
 AUTOINDEX_BUILD = {"M": "18", "efConstruction": "240"}
 KNOWN_VECTOR_TYPES = frozenset({
     "IVF_SQ8", "IVF_PQ", "IVF_RABITQ", "HNSW_SQ", "HNSW_PQ", "HNSW_PRQ", "SCANN", "DISKANN",
-    "BIN_FLAT", "BIN_IVF_FLAT", "MINHASH_LSH", "SPARSE_INVERTED_INDEX", "SPARSE_WAND", "GPU_CAGRA",
-    "GPU_IVF_FLAT", "GPU_IVF_PQ", "GPU_BRUTE_FORCE",
+    "MINHASH_LSH", "GPU_CAGRA", "GPU_IVF_FLAT", "GPU_IVF_PQ", "GPU_BRUTE_FORCE",
 })
+
+
+def family(dtype: DataType) -> VectorFamily:
+    if dtype == DataType.BINARY_VECTOR:
+        return BINARY
+    if dtype == DataType.SPARSE_FLOAT_VECTOR:
+        return SPARSE
+    return DENSE
+
+
+def default_metric(dtype: DataType) -> str:
+    """The metric a search uses on a field without an index when it names none."""
+    return family(dtype).default_metric
 SCALAR_TYPES: dict[str, frozenset[DataType]] = {
     "AUTOINDEX": frozenset(DataType) - {DataType.JSON},
     "INVERTED": frozenset({DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32,
@@ -57,21 +88,26 @@ def resolve(f: FieldSchema, index_name: str, params: dict[str, str]) -> IndexSpe
 
 def _vector_spec(f: FieldSchema, index_name: str, index_type: str,
                  params: dict[str, str]) -> IndexSpec:
-    if index_type not in VECTOR_KINDS:
+    fam = family(f.dtype)
+    if index_type not in fam.kinds:
         if index_type in KNOWN_VECTOR_TYPES:
+            served = ", ".join(fam.kinds)
             raise Unsupported(f"index type {index_type} is not supported by this elanus build "
-                              "yet; use FLAT, HNSW, IVF_FLAT or AUTOINDEX")
+                              f"yet; use {served}")
+        if index_type in VECTOR_KINDS:
+            raise InvalidArgument(f"data type {f.dtype.milvus_name} can't build with this "
+                                  f"index {index_type}")
         raise InvalidArgument(f"invalid index type: {index_type}")
-    metric = (params.get("metric_type") or DEFAULT_FLOAT_METRIC).upper()
-    if metric not in METRICS:
+    metric = (params.get("metric_type") or fam.default_metric).upper()
+    if metric not in fam.metrics:
         raise InvalidArgument(f"metric type {metric} not found or not supported, supported: "
-                              f"[{' '.join(METRICS)}]")
+                              f"[{' '.join(fam.metrics)}]")
     params["metric_type"] = metric
-    plan = build_plan(index_type, params)
+    plan = build_plan(index_type, params, f.dtype)
     if plan.kind == "HNSW":
         _check_int(plan.params, "M", 2, 2048)
         _check_int(plan.params, "efConstruction", 1, 2**31 - 1)
-    if plan.kind == "IVF_FLAT":
+    if plan.kind in ("IVF_FLAT", "BIN_IVF_FLAT"):
         _check_int(plan.params, "nlist", 1, 65536)
     return IndexSpec(index_name, f.name, index_type, metric, params)
 
@@ -91,9 +127,10 @@ def _scalar_spec(f: FieldSchema, index_name: str, index_type: str,
     return IndexSpec(index_name, f.name, index_type, "", params)
 
 
-def build_plan(index_type: str, params: dict[str, str]) -> BuildPlan:
-    kind = VECTOR_KINDS[index_type]
-    build = dict(AUTOINDEX_BUILD) if index_type == "AUTOINDEX" else {}
+def build_plan(index_type: str, params: dict[str, str],
+               dtype: DataType = DataType.FLOAT_VECTOR) -> BuildPlan:
+    kind = family(dtype).kinds[index_type]
+    build = dict(AUTOINDEX_BUILD) if kind == "HNSW" and index_type == "AUTOINDEX" else {}
     build.update({k: v for k, v in params.items() if k not in ("index_type", "metric_type")})
     return BuildPlan(kind, build)
 

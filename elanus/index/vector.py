@@ -38,7 +38,8 @@ def faiss_metric(metric: str) -> int:
 
 
 def larger_is_closer(metric: str) -> bool:
-    return metric != "L2"
+    """IP, COSINE (and BM25) are similarities; L2, HAMMING and JACCARD are distances."""
+    return metric not in ("L2", "HAMMING", "JACCARD")
 
 
 def normalized(vectors: Vectors) -> Vectors:
@@ -109,13 +110,24 @@ class VectorIndex(Protocol):
 
     def serialize(self) -> bytes: ...
 
-    def search(self, queries: Vectors, k: int, allowed: npt.NDArray[np.bool_] | None = None,
+    def search(self, queries: Any, k: int, allowed: npt.NDArray[np.bool_] | None = None,
                params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
-        """Return (offsets, scores), both shaped (len(queries), k); a missing hit is -1."""
+        """Return (offsets, scores), both shaped (len(queries), k); a missing hit is -1.
+        `queries` are in the form of the segment's search base (float32 rows, packed bytes,
+        or sparse rows)."""
         ...
 
 
 FLAT_MARKER = b"elanus-flat-v1"  # a FLAT index stores nothing: it searches the segment itself
+
+
+def load_dense(data: bytes, metric: str, kind: str, base: Vectors) -> VectorIndex:
+    """A dense index from its serialized form over the segment's raw float32 rows `base`."""
+    if kind == "FLAT":
+        if data != FLAT_MARKER:
+            raise ValueError("not a FLAT index file")
+        return FlatIndex(prepare(base, metric), metric)
+    return FaissIndex.deserialize(data, metric, kind, base)
 
 
 class FlatIndex:
@@ -137,15 +149,6 @@ class FlatIndex:
     def search(self, queries: Vectors, k: int, allowed: npt.NDArray[np.bool_] | None = None,
                params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
         return exact_search(self._base, queries, k, self.metric, allowed)
-
-
-def load_index(data: bytes, metric: str, kind: str, base: Vectors) -> VectorIndex:
-    """An index from its serialized form over the segment's raw vectors `base`."""
-    if kind == "FLAT":
-        if data != FLAT_MARKER:
-            raise ValueError("not a FLAT index file")
-        return FlatIndex(prepare(base, metric), metric)
-    return FaissIndex.deserialize(data, metric, kind, base)
 
 
 class FaissIndex:
@@ -224,8 +227,8 @@ def _int_param(params: dict[str, str], name: str, default: int, low: int, high: 
     return value
 
 
-def build_index(kind: str, vectors: Vectors, metric: str, params: dict[str, str]) -> VectorIndex:
-    """Build an index of `kind` ("FLAT", "HNSW", "IVF_FLAT") over raw segment vectors."""
+def build_dense(kind: str, vectors: Vectors, metric: str, params: dict[str, str]) -> VectorIndex:
+    """Build an index of `kind` ("FLAT", "HNSW", "IVF_FLAT") over raw float32 rows."""
     base = prepare(vectors, metric)
     if kind == "FLAT":
         return FlatIndex(base, metric)

@@ -11,7 +11,8 @@ from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from elanus.engine.engine import Engine
 from elanus.engine.requests import QueryRequest, QueryResult, SearchRequest, SearchResult
 from elanus.errors import InvalidArgument, Unsupported
-from elanus.schema import DataType
+from elanus.index.encoding import SparseRows, check_sparse, decode_dense, encode_dense
+from elanus.schema import DataType, FieldSchema
 from elanus.server.grpc.data_codec import (
     decode_columns,
     decode_template_value,
@@ -64,21 +65,64 @@ def delete(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.MutationResult:
                                      timestamp=result.timestamp)
 
 
-def _decode_queries(req: Any) -> np.ndarray:
+_PLACEHOLDER_TYPES = {
+    common_pb2.PlaceholderType.Float16Vector: DataType.FLOAT16_VECTOR,
+    common_pb2.PlaceholderType.BFloat16Vector: DataType.BFLOAT16_VECTOR,
+    common_pb2.PlaceholderType.Int8Vector: DataType.INT8_VECTOR,
+}
+
+
+def _decode_queries(req: Any, field: FieldSchema | None) -> Any:
+    """The query vectors of a search: float32 rows for dense fields, packed bytes for binary
+    fields, sparse rows for sparse fields. Float values for a float16, bfloat16 or int8 field
+    are converted as Milvus converts them; raw bytes pymilvus tags as binary (it does when no
+    anns_field is named) are read as the field's type."""
     if req.HasField("ids") or req.search_by_primary_keys:
         raise Unsupported("search by primary keys is not supported by this elanus build yet")
     group = common_pb2.PlaceholderGroup.FromString(req.placeholder_group)
     if len(group.placeholders) != 1:
         raise InvalidArgument("search requires exactly one placeholder of query vectors")
     ph = group.placeholders[0]
-    if ph.type != common_pb2.PlaceholderType.FloatVector:
-        raise Unsupported(f"query vectors of placeholder type {ph.type} are not supported by "
-                          "this elanus build yet")
     if not ph.values:
         raise InvalidArgument("nq [0] is invalid, nq (number of search vector per search "
                               "request) should be in range [1, 16384]")
-    flat = np.frombuffer(b"".join(ph.values), dtype=np.float32)
-    return flat.reshape(len(ph.values), -1)
+    nq = len(ph.values)
+    target = field.dtype if field is not None else DataType.FLOAT_VECTOR
+    kind = ph.type
+    if kind == common_pb2.PlaceholderType.SparseFloatVector:
+        lengths = np.fromiter((len(v) for v in ph.values), dtype=np.int64, count=nq)
+        if (lengths % 8).any():
+            raise InvalidArgument("invalid sparse float vector in search data")
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        rows = SparseRows.from_pairs(b"".join(ph.values), offsets)
+        problem = check_sparse(rows)
+        if problem:
+            raise InvalidArgument(problem)
+        return rows
+    if kind == common_pb2.PlaceholderType.BinaryVector and target in _PLACEHOLDER_TYPES.values():
+        kind = next(k for k, v in _PLACEHOLDER_TYPES.items() if v == target)
+    if kind not in (common_pb2.PlaceholderType.FloatVector,
+                    common_pb2.PlaceholderType.BinaryVector, *_PLACEHOLDER_TYPES):
+        raise Unsupported(f"query vectors of placeholder type {kind} are not supported by "
+                          "this elanus build yet")
+    widths = {len(v) for v in ph.values}
+    if len(widths) != 1:
+        raise InvalidArgument("the search vectors have different dimensions")
+    raw = np.frombuffer(b"".join(ph.values), dtype=np.uint8).reshape(nq, -1)
+    if kind == common_pb2.PlaceholderType.BinaryVector:
+        return raw
+    if kind in _PLACEHOLDER_TYPES:
+        return decode_dense(raw, _PLACEHOLDER_TYPES[kind])
+    if raw.shape[1] % 4:
+        raise InvalidArgument("the float search vectors are not whole float32 values")
+    floats = raw.view(np.float32).reshape(nq, -1)
+    if target in _PLACEHOLDER_TYPES.values():
+        try:
+            return decode_dense(encode_dense(floats, target), target)
+        except ValueError as exc:
+            raise InvalidArgument(f"cannot convert the search vectors to "
+                                  f"{target.milvus_name}: {exc}") from None
+    return floats
 
 
 def _int(params: dict[str, str], key: str, default: int) -> int:
@@ -103,9 +147,15 @@ def search(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.SearchResults:
     for key, what in _UNSERVED_PARAMS.items():
         if key in params:
             raise Unsupported(f"{what} is not supported by this elanus build yet")
+    db = db_name(req, ctx)
+    schema = engine.collection(db, req.collection_name).schema
+    anns_field = sp.get("anns_field", "")
+    vectors = schema.vector_fields
+    field = schema.field(anns_field) if anns_field else (vectors[0] if len(vectors) == 1
+                                                         else None)
     request = SearchRequest(
-        db=db_name(req, ctx), collection=req.collection_name,
-        anns_field=sp.get("anns_field", ""), queries=_decode_queries(req),
+        db=db, collection=req.collection_name,
+        anns_field=anns_field, queries=_decode_queries(req, field),
         limit=_int(sp, "topk", 10), metric_type=sp.get("metric_type", "").strip('"'),
         filter=req.dsl, filter_params=_template_params(req.expr_template_values),
         output_fields=tuple(req.output_fields), offset=_int(sp, "offset", 0), params=params,

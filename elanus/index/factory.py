@@ -1,0 +1,68 @@
+"""Every vector index kind behind one interface: build, load, and exact search without an index.
+
+A segment's search base (see `elanus.engine.segment.search_base`) is float32 rows for the dense
+types, packed bytes for binary vectors, or CSR rows for sparse vectors; queries come in the same
+form. The kind names the structure: FLAT, HNSW, IVF_FLAT (dense, on faiss); BIN_FLAT,
+BIN_IVF_FLAT (binary); SPARSE_INVERTED_INDEX, SPARSE_WAND (sparse).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from elanus.index.binary import build_binary, exact_binary, load_binary
+from elanus.index.encoding import SparseRows
+from elanus.index.sparse import SparseIndex
+from elanus.index.vector import (
+    Offsets,
+    Scores,
+    VectorIndex,
+    build_dense,
+    exact_search,
+    load_dense,
+    normalized,
+)
+
+SearchBase = npt.NDArray[np.float32] | npt.NDArray[np.uint8] | SparseRows
+BINARY_KINDS = ("BIN_FLAT", "BIN_IVF_FLAT")
+SPARSE_KINDS = ("SPARSE_INVERTED_INDEX", "SPARSE_WAND")
+
+
+def build_index(kind: str, base: SearchBase, metric: str, params: dict[str, str]) -> VectorIndex:
+    if kind in SPARSE_KINDS:
+        assert isinstance(base, SparseRows)
+        return SparseIndex.build(base, kind, params)
+    assert isinstance(base, np.ndarray)
+    if kind in BINARY_KINDS:
+        return build_binary(kind, base, metric, params)  # type: ignore[arg-type]
+    return build_dense(kind, base, metric, params)  # type: ignore[arg-type]
+
+
+def load_index(data: bytes, metric: str, kind: str, base: SearchBase) -> VectorIndex:
+    """An index from its serialized form over the segment's search base."""
+    if kind in SPARSE_KINDS:
+        return SparseIndex.deserialize(data, kind)
+    assert isinstance(base, np.ndarray)
+    if kind in BINARY_KINDS:
+        return load_binary(data, metric, kind, base)  # type: ignore[arg-type]
+    return load_dense(data, metric, kind, base)  # type: ignore[arg-type]
+
+
+def prepare_queries(queries: Any, metric: str) -> Any:
+    """Queries as the indexes search them: COSINE float rows unit-normalised."""
+    if metric == "COSINE":
+        return normalized(queries)
+    return queries
+
+
+def exact(base: SearchBase, queries: Any, k: int, metric: str,
+          allowed: npt.NDArray[np.bool_] | None) -> tuple[Offsets, Scores]:
+    """Brute-force top k over a segment's search base (already prepared for `metric`)."""
+    if isinstance(base, SparseRows):
+        return SparseIndex.build(base).search(queries, k, allowed)
+    if base.dtype == np.uint8:
+        return exact_binary(base, queries, k, metric, allowed)  # type: ignore[arg-type]
+    return exact_search(base, queries, k, metric, allowed)  # type: ignore[arg-type]
