@@ -2,7 +2,8 @@
 
 Every engine of a benchmark runs in its own subprocess of the benchmark script (`--engine ...`)
 and prints one line `BENCH_JSON {...}`; `run_worker` runs one, bounded, and parses that line.
-milvus-lite lives in its own venv, made by `ensure_lite_venv` only when asked for. The elanus
+milvus-lite lives in its own venv, made by `ensure_lite_venv` only when asked for; inside a
+worker, `local_client` gives the client class of elanus embedded or milvus-lite. The elanus
 server helpers start `python -m elanus serve`, connect pymilvus to it, and stop it with SIGTERM,
 each with a deadline.
 """
@@ -16,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,29 @@ def ensure_lite_venv(venv: Path) -> str:
                    timeout=PIP_TIMEOUT_S)
     subprocess.run(probe, check=True, timeout=120)
     return str(py)
+
+
+def local_client(engine: str) -> tuple[Any, str, Callable[[str], None]]:
+    """(MilvusClient class, version text, release(path)) of "embedded" (elanus) or "lite".
+
+    Closing milvus-lite's client keeps its server process for that path running: `release`
+    stops it. Closing the last elanus client closes the engine, so there `release` does nothing.
+    """
+    if engine == "embedded":
+        import elanus
+        from elanus import MilvusClient
+
+        def release_nothing(path: str) -> None:
+            return None
+
+        return MilvusClient, f"elanus {elanus.__version__}", release_nothing
+    from importlib.metadata import version
+
+    from milvus_lite.server_manager import server_manager_instance
+    from pymilvus import MilvusClient as LiteClient
+
+    return (LiteClient, f"milvus-lite {version('milvus-lite')}, pymilvus {version('pymilvus')}",
+            server_manager_instance.release_server)
 
 
 # --------------------------------------------------------------------------------------------

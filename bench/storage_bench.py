@@ -59,6 +59,7 @@ from common import (
     ensure_lite_venv,
     fmt,
     free_port,
+    local_client,
     ratio,
     render,
     run_worker,
@@ -395,25 +396,7 @@ def count_rows(client: Any, r: dict[str, Any]) -> None:
 def run_local(engine: str, phase: str, workdir: Path, cfg: dict[str, Any]) -> dict[str, Any]:
     """elanus embedded or milvus-lite: a client over a local path."""
     r: dict[str, Any] = {}
-    if engine == "embedded":
-        import elanus
-        from elanus import MilvusClient
-
-        r["version"] = f"elanus {elanus.__version__}"
-
-        def release(path: str) -> None:
-            return None  # closing the last client closes the engine
-    else:
-        from importlib.metadata import version
-
-        from milvus_lite.server_manager import server_manager_instance
-        from pymilvus import MilvusClient
-
-        r["version"] = f"milvus-lite {version('milvus-lite')}, pymilvus {version('pymilvus')}"
-
-        def release(path: str) -> None:
-            server_manager_instance.release_server(path)  # closing the client keeps it running
-
+    MilvusClient, r["version"], release = local_client(engine)
     with tempfile.TemporaryDirectory(prefix=f"storage-{engine}-") as tmp:
         path = os.path.join(tmp, "bench.db")
         client: Any = MilvusClient(path)

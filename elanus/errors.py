@@ -103,6 +103,13 @@ class CollectionNotLoaded(NotLoaded):
         self.collection_id = collection_id
 
 
+class CollectionLoaded(ElanusError):
+    code = 104  # merr.ErrCollectionLoaded
+
+    def __init__(self, collection: str, detail: str) -> None:
+        super().__init__(f"{detail}: collection already loaded[collection={collection}]")
+
+
 class CollectionAlreadyExists(AlreadyExists):
     code = 65535
 

@@ -52,6 +52,16 @@ class LocalRpcError(grpc.RpcError, _FinishedCall):  # type: ignore[misc]
     def details(self) -> str:
         return self._details
 
+    # The future/outcome side of a failed call, as grpc's interceptors read an RpcError.
+    def result(self, timeout: float | None = None) -> Any:
+        raise self
+
+    def exception(self, timeout: float | None = None) -> LocalRpcError:
+        return self
+
+    def traceback(self, timeout: float | None = None) -> Any:
+        return self.__traceback__
+
 
 class _Context:
     """The part of grpc.ServicerContext the handlers use."""

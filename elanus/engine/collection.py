@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from elanus.engine import routing
-from elanus.engine.rows import prepare_rows
+from elanus.engine.rows import conform, prepare_rows
 from elanus.engine.segment import GrowingSegment, SealedSegment, SegmentView
 from elanus.engine.tso import compose, physical_ms
 from elanus.errors import (
@@ -45,6 +45,7 @@ from elanus.schema import (
     TIMESTAMP_COLUMN,
     CollectionSchema,
     FieldSchema,
+    timestamps,
     validate_partition_name,
 )
 from elanus.storage import records
@@ -60,6 +61,7 @@ TTL_PROPERTY = "collection.ttl.seconds"
 MANUAL_PARTITION_IN_KEY_MODE = ("not support manually specifying the partition names if "
                                 "partition key mode is used")
 MMAP_PROPERTY = "mmap.enabled"
+TIMEZONE_PROPERTY = "timezone"
 
 
 def check_property(key: str, value: str) -> None:
@@ -71,6 +73,11 @@ def check_property(key: str, value: str) -> None:
             ok = False
         if not ok:
             raise InvalidArgument(f"collection TTL is not a valid positive integer: {value}")
+    if key == TIMEZONE_PROPERTY:
+        try:
+            timestamps.check_timezone(value)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
     if key == MMAP_PROPERTY and value.lower() not in ("true", "false"):
         raise InvalidArgument(f"invalid mmap.enabled value: {value}, expected true or false")
 
@@ -188,6 +195,13 @@ class Collection:
         return bool(self.loaded_partitions)
 
     @property
+    def timezone(self) -> str:
+        """The time zone TIMESTAMPTZ text without an offset is read in, and reads are written
+        in: the collection's `timezone` property, else its database's, else UTC."""
+        return self.properties.get(TIMEZONE_PROPERTY) or \
+            self.engine.database_property(self.db, TIMEZONE_PROPERTY) or timestamps.UTC
+
+    @property
     def partition_key(self) -> FieldSchema | None:
         return next((f for f in self.schema.fields if f.is_partition_key), None)
 
@@ -214,7 +228,7 @@ class Collection:
             partition_id = self._target(partition)
             ts = self.engine.tso.allocate()
             table = prepare_rows(self.schema, columns, num_rows, ts, self.engine.tso.allocate,
-                                 upsert=upsert)
+                                 upsert=upsert, timezone=self.timezone)
             record = records.InsertRecord(self.id, partition_id, table, upsert)
             lsn = self.engine.wal.submit(records.encode(record))
             self.growing.note_lsn(lsn)  # pins the WAL before anything else can fail
@@ -252,7 +266,7 @@ class Collection:
         if isinstance(record, records.DeleteRecord):
             self.apply_delete(record.pks, record.ts, lsn, record.partition_id)
             return
-        table = record.table
+        table = conform(record.table, self.schema)  # logged under an older schema, maybe
         if record.partition_id:
             if all(p.id != record.partition_id for p in self.partitions.values()):
                 return  # replayed after its partition was dropped
@@ -391,6 +405,14 @@ class Collection:
             self.sealed = {}
             self.growing = Generation()
         return garbage
+
+    def evolve(self, schema: CollectionSchema) -> None:
+        """Adopt a changed schema (a field added, the dynamic field enabled, a length raised):
+        stored rows read the added columns as their defaults. Caller holds the lock and has
+        committed the schema to the catalog."""
+        self.schema = schema
+        for seg in self._all_segments():
+            seg.set_schema(schema)
 
     def forget_partition(self, partition_id: int, garbage: list[str]) -> None:
         """Drop a partition's in-memory state once the catalog has forgotten it. Caller holds

@@ -45,6 +45,7 @@ from elanus.errors import (
     AliasConflict,
     AliasNotFound,
     CollectionAlreadyExists,
+    CollectionLoaded,
     CollectionNotFound,
     Corruption,
     DatabaseNotFound,
@@ -60,7 +61,10 @@ from elanus.schema import (
     DEFAULT_PARTITION,
     MAX_PARTITIONS,
     CollectionSchema,
+    FieldSchema,
+    altered_field,
     partition_names,
+    validate_added_field,
     validate_database_name,
     validate_name,
     validate_partition_name,
@@ -88,6 +92,7 @@ MAX_DATABASES = 64  # Milvus's rootCoord.maxDatabaseNum  # the catalog key of th
 MAINTENANCE_SECONDS = 60.0
 SEAL_IDLE_SECONDS = 600.0  # a growing segment older than this seals even when small
 CONSISTENCY_BOUNDED = 2
+DYNAMIC_PROPERTY = "dynamicfield.enabled"
 
 
 class Engine:
@@ -302,6 +307,11 @@ class Engine:
             rec = DatabaseRecord(rec.name, rec.id, rec.created_ts, props)
             self.catalog.put_database(rec)
             self._databases[name] = rec
+
+    def database_property(self, db: str, key: str) -> str:
+        with self._lock:
+            rec = self._databases.get(db)
+            return rec.properties.get(key, "") if rec is not None else ""
 
     def collection(self, db: str, name: str) -> Collection:
         """A collection by name or by one of its aliases."""
@@ -543,19 +553,74 @@ class Engine:
 
     def alter_collection_properties(self, db: str, name: str, changes: dict[str, str],
                                     delete_keys: list[str]) -> None:
-        """Set and remove collection properties; TTL changes apply to the next read."""
+        """Set and remove collection properties; TTL changes apply to the next read.
+        `dynamicfield.enabled` is not a property but a schema change, alone in its call."""
         c = self.collection(db, name)
+        if changes and delete_keys:
+            raise InvalidArgument("cannot provide both DeleteKeys and ExtraParams")
+        if DYNAMIC_PROPERTY in delete_keys:
+            raise InvalidArgument(f"cannot delete key {DYNAMIC_PROPERTY}")
+        if DYNAMIC_PROPERTY in changes:
+            if len(changes) > 1:
+                raise InvalidArgument("cannot alter dynamic schema with other properties at the "
+                                      "same time")
+            self._set_dynamic_field(c, changes[DYNAMIC_PROPERTY])
+            return
         for key, value in changes.items():
             check_property(key, value)
         with c.lock:
             check_isolation_property(c.name, c.partition_key is not None,
                                      any(s.metric_type for s in c.indexes.values()), changes)
             if MMAP_PROPERTY in {*changes, *delete_keys} and c.loaded:
-                raise InvalidArgument("can not alter mmap properties if collection loaded")
+                verb = "alter" if changes else "delete"
+                raise CollectionLoaded(c.name, f"can not {verb} mmap properties if collection "
+                                                "loaded")
             props = {k: v for k, v in c.properties.items() if k not in delete_keys}
             props.update(changes)
             self.catalog.set_properties(c.id, props)
             c.properties = props
+
+    def _set_dynamic_field(self, c: Collection, raw: str) -> None:
+        enable = str(raw).lower()
+        if enable not in ("true", "false"):
+            raise InvalidArgument(f"invalid {DYNAMIC_PROPERTY} value: {raw}, expected true or "
+                                  "false")
+        with c.lock:
+            if c.schema.enable_dynamic_field == (enable == "true"):
+                return
+            if enable == "false":
+                raise InvalidArgument("dynamic schema cannot supported to be disabled")
+            self._evolve(c, replace(c.schema, enable_dynamic_field=True))
+
+    def _evolve(self, c: Collection, schema: CollectionSchema) -> None:
+        """Commit a changed schema, then apply it to the live collection. Holds c.lock."""
+        c.check_live()
+        self.catalog.set_schema(c.id, schema.to_dict())
+        c.evolve(schema)
+
+    def add_field(self, db: str, name: str, field: FieldSchema) -> None:
+        """add_collection_field: a nullable field that existing rows read as its default."""
+        c = self.collection(db, name)
+        with c.lock:
+            self._evolve(c, validate_added_field(c.schema, field))
+
+    def alter_field(self, db: str, name: str, field_name: str, changes: dict[str, str],
+                    delete_keys: list[str]) -> None:
+        """alter_collection_field: max_length, max_capacity, mmap.enabled of one field."""
+        c = self.collection(db, name)
+        with c.lock:
+            f = c.schema.field(field_name)
+            if f is None:
+                raise FieldNotFound(field_name, name)
+            mmap = "mmap.enabled" in delete_keys or bool({"mmap.enabled", "mmap_enabled"}
+                                                         & set(changes))
+            if mmap and c.loaded:
+                verb = "alter" if changes else "drop"
+                raise CollectionLoaded(c.name, f"can not {verb} collection field properties if "
+                                                "collection loaded")
+            new = altered_field(f, changes, delete_keys)
+            fields = tuple(new if g.name == field_name else g for g in c.schema.fields)
+            self._evolve(c, replace(c.schema, fields=fields))
 
     def collection_by_id(self, cid: int) -> Collection:
         with self._lock:

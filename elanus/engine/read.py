@@ -24,11 +24,11 @@ from elanus.engine.requests import QueryRequest, QueryResult, SearchRequest, Sea
 from elanus.engine.segment import SegmentView
 from elanus.errors import FieldNotFound, FilterInvalid, InvalidArgument, MetricTypeMismatch
 from elanus.expr import Filter, compile_filter, plan
-from elanus.index.encoding import SparseRows
 from elanus.index.factory import exact, prepare_queries
 from elanus.index.registry import default_metric
 from elanus.index.vector import larger_is_closer
 from elanus.schema import DYNAMIC_FIELD, TIMESTAMP_COLUMN, CollectionSchema, DataType, FieldSchema
+from elanus.schema.vectors import SparseRows
 
 MAX_TOPK = 16384
 COUNT_STAR = "count(*)"

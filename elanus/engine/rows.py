@@ -13,30 +13,33 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from elanus.engine.segment import vector_view
 from elanus.errors import DataInvalid
-from elanus.index.encoding import (
-    check_sparse,
-    decode_dense,
-    encode_dense,
-    fixed_rows,
-    sparse_rows,
-)
 from elanus.schema import (
     DYNAMIC_FIELD,
     TIMESTAMP_COLUMN,
     CollectionSchema,
     DataType,
     FieldSchema,
+    timestamps,
     vector_row_bytes,
+)
+from elanus.schema.vectors import (
+    check_sparse,
+    decode_dense,
+    encode_dense,
+    fixed_rows,
+    sparse_rows,
+    vector_view,
 )
 
 EMPTY_JSON = b"{}"
 
 
 def prepare_rows(schema: CollectionSchema, columns: dict[str, pa.Array], num_rows: int, ts: int,
-                 allocate_ids: Callable[[int], int], upsert: bool = False) -> pa.Table:
-    """Validate and normalise one batch of rows; returns it in storage layout."""
+                 allocate_ids: Callable[[int], int], upsert: bool = False,
+                 timezone: str = timestamps.UTC) -> pa.Table:
+    """Validate and normalise one batch of rows; returns it in storage layout. TIMESTAMPTZ text
+    without an offset is read in `timezone`."""
     known = {f.name for f in schema.fields}
     for name in columns:
         if name not in known and name != DYNAMIC_FIELD:
@@ -57,17 +60,37 @@ def prepare_rows(schema: CollectionSchema, columns: dict[str, pa.Array], num_row
                                   "pass it")
             out.append(_auto_ids(f, num_rows, allocate_ids))
             continue
-        out.append(_column(f, col, num_rows))
+        out.append(_column(f, col, num_rows, timezone))
     names = [f.name for f in schema.fields]
     if schema.enable_dynamic_field:
         meta = columns.get(DYNAMIC_FIELD)
         if meta is None:
-            meta = pa.array(np.full(num_rows, EMPTY_JSON, dtype=object), type=pa.large_binary())
+            meta = pa.repeat(pa.scalar(EMPTY_JSON, pa.large_binary()), num_rows)
         out.append(meta.cast(pa.large_binary()))
         names.append(DYNAMIC_FIELD)
     out.append(pa.array(np.full(num_rows, ts, dtype=np.uint64)))
     names.append(TIMESTAMP_COLUMN)
     return pa.Table.from_arrays(out, names=names)
+
+
+def conform(table: pa.Table, schema: CollectionSchema) -> pa.Table:
+    """Rows stored under an older schema, as the current one reads them: fields added since
+    read as their default value (or null), and the dynamic field, once enabled, as {}."""
+    target = schema.arrow_schema()
+    if table.schema.names == target.names:
+        return table
+    n = table.num_rows
+    columns = []
+    for field in target:
+        if field.name in table.column_names:
+            columns.append(table.column(field.name))
+        elif field.name == DYNAMIC_FIELD:
+            columns.append(pa.repeat(pa.scalar(EMPTY_JSON, pa.large_binary()), n))
+        else:
+            f = schema.field(field.name)
+            assert f is not None
+            columns.append(_column(f, None, n))
+    return pa.Table.from_arrays(columns, schema=target)
 
 
 def _auto_ids(f: FieldSchema, n: int, allocate_ids: Callable[[int], int]) -> pa.Array:
@@ -78,11 +101,15 @@ def _auto_ids(f: FieldSchema, n: int, allocate_ids: Callable[[int], int]) -> pa.
     return pa.array(ids)
 
 
-def _column(f: FieldSchema, col: pa.Array | None, n: int) -> pa.Array:
+def _column(f: FieldSchema, col: pa.Array | None, n: int,
+            timezone: str = timestamps.UTC) -> pa.Array:
     target = f.arrow_type
     if col is None:
         if f.default_value is not None:
-            return pa.array([f.default_value] * n, type=target)
+            default = f.default_value
+            if f.dtype == DataType.TIMESTAMPTZ:
+                return pa.repeat(timestamps.parse(pa.array([default]), timezone)[0], n)
+            return pa.repeat(pa.scalar(default, type=target), n)
         if f.nullable:
             return pa.nulls(n, type=target)
         raise DataInvalid(f"Insert missed an field `{f.name}` to collection without set "
@@ -94,6 +121,11 @@ def _column(f: FieldSchema, col: pa.Array | None, n: int) -> pa.Array:
             raise DataInvalid(f"the field {f.name} is not nullable, but got a null value")
     if f.dtype.is_vector:
         return _vector_column(f, col)
+    if f.dtype == DataType.TIMESTAMPTZ and not pa.types.is_timestamp(col.type):
+        try:
+            return timestamps.parse(col, timezone)
+        except ValueError as exc:
+            raise DataInvalid(f"field {f.name}: {exc}") from None
     try:
         out = col if col.type == target else col.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:

@@ -23,9 +23,10 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from elanus.index.encoding import SparseRows, decode_dense, fixed_rows, sparse_rows
+from elanus.engine.rows import conform
 from elanus.index.vector import VectorIndex, normalized
 from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema, DataType, FieldSchema
+from elanus.schema.vectors import SparseRows, decode_dense, fixed_rows, sparse_rows, vector_view
 
 Mask = npt.NDArray[np.bool_]
 Stamps = npt.NDArray[np.uint64]
@@ -44,16 +45,6 @@ def search_base(column: pa.ChunkedArray | pa.Array, f: FieldSchema) -> SearchBas
     if f.dtype == DataType.SPARSE_FLOAT_VECTOR:
         return sparse_rows(column)
     return decode_dense(fixed_rows(column), f.dtype)
-
-
-def vector_view(column: pa.ChunkedArray | pa.Array, dim: int) -> npt.NDArray[np.float32]:
-    """A (rows, dim) float32 view of a fixed-size-list column, zero-copy when possible."""
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if len(arr) == 0:
-        return np.empty((0, dim), dtype=np.float32)
-    flat = arr.flatten() if arr.offset else arr.values
-    out: npt.NDArray[np.float32] = flat.to_numpy(zero_copy_only=False).reshape(-1, dim)
-    return out
 
 
 class _Buffer:
@@ -185,6 +176,13 @@ class GrowingSegment(Segment):
             self.nbytes += table.nbytes
         self.max_ts = max(self.max_ts, int(ts.max()) if n else 0)
 
+    def set_schema(self, schema: CollectionSchema) -> None:
+        """Read the rows under an evolved schema (fields added, dynamic field enabled)."""
+        with self._lock:
+            self._tables = [conform(t, schema) for t in self._tables]
+            self._table_cache = None
+            self.schema = schema
+
     def table(self) -> pa.Table:
         """Every row so far as one table; chunks are merged only once they pile up."""
         with self._lock:
@@ -222,7 +220,7 @@ class SealedSegment(Segment):
     def __init__(self, segment_id: int, partition_id: int, schema: CollectionSchema,
                  table: pa.Table, key: str) -> None:
         self.id, self.partition_id, self.schema, self.key = segment_id, partition_id, schema, key
-        self._table = table.combine_chunks()
+        self._table = conform(table, schema).combine_chunks()
         self.num_rows = table.num_rows
         self._pks = self._table.column(schema.primary.name).combine_chunks()
         self._ts = self._table.column(TIMESTAMP_COLUMN).to_numpy()
@@ -240,6 +238,12 @@ class SealedSegment(Segment):
     @property
     def filter_cache(self) -> dict[object, object] | None:
         return self._filter_cache
+
+    def set_schema(self, schema: CollectionSchema) -> None:
+        """Read the rows under an evolved schema (fields added, dynamic field enabled)."""
+        self._table = conform(self._table, schema)
+        self._filter_cache = {}
+        self.schema = schema
 
     def vectors(self, field: str, n: int, cosine: bool = False) -> SearchBase:
         raw = self._raw[field]

@@ -27,6 +27,7 @@ _SCALAR_TYPES: dict[DataType, plan.ScalarType] = {
     DataType.BOOL: "bool", DataType.INT8: "int", DataType.INT16: "int", DataType.INT32: "int",
     DataType.INT64: "int", DataType.FLOAT: "float", DataType.DOUBLE: "float",
     DataType.VARCHAR: "str", DataType.STRING: "str",
+    DataType.TIMESTAMPTZ: "int",  # microseconds since the epoch, UTC
 }
 MAX_ARITH_DEPTH = 32  # operators applied to one field; Milvus itself takes one
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}

@@ -174,6 +174,8 @@ def plain(arr: pa.Array, kind: str) -> np.ndarray | pa.Array:
         return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
     if kind == "bool":
         return arr.fill_null(False).to_numpy(zero_copy_only=False).astype(np.bool_, copy=False)
+    if pa.types.is_timestamp(arr.type):  # TIMESTAMPTZ: compared as microseconds
+        arr = arr.cast(pa.int64())
     filled = arr.fill_null(0) if arr.null_count else arr
     values = filled.to_numpy(zero_copy_only=False)
     if kind == "int":

@@ -32,10 +32,12 @@ from elanus.expr.nodes import (
     Unary,
 )
 from elanus.expr.tokens import Kind, Token, tokenize
+from elanus.schema import timestamps
 
 MAX_DEPTH = 64  # nesting of parentheses, lists and prefix operators
 
 _LITERALS = frozenset({Kind.INT, Kind.FLOAT, Kind.STRING, Kind.BOOL})
+_TIME_LITERALS = frozenset({"ISO", "INTERVAL"})
 _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 _ASCENDING = frozenset({"<", "<="})
 _DESCENDING = frozenset({">", ">="})
@@ -210,6 +212,9 @@ class _Parser:
             self.advance()
             assert tok.value is not None
             return Literal(tok.value, tok.offset)
+        if tok.kind is Kind.IDENT and tok.text.upper() in _TIME_LITERALS \
+                and self.tokens[self.pos + 1].kind is Kind.STRING:
+            return self.time_literal()
         if tok.kind is Kind.IDENT:
             return self.name()
         if self.at_op("("):
@@ -229,6 +234,21 @@ class _Parser:
             self.expect_op("}")
             return Param(name, tok.offset)
         raise self.error("expected a value, a field or '('")
+
+    def time_literal(self) -> Node:
+        """`ISO '2025-01-01T00:00:00Z'` (an instant) or `INTERVAL 'P1DT2H'` (a duration), both
+        as microseconds, the unit TIMESTAMPTZ fields are compared in."""
+        word = self.advance()
+        text = self.advance()
+        assert isinstance(text.value, str)
+        try:
+            if word.text.upper() == "ISO":
+                value = timestamps.literal(text.value)
+            else:
+                value = timestamps.duration(text.value)
+        except ValueError as exc:
+            raise FilterInvalid(self.text, str(exc), text.offset) from None
+        return Literal(value, word.offset)
 
     def list_literal(self) -> Node:
         start = self.advance()

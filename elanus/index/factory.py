@@ -14,7 +14,6 @@ import numpy as np
 import numpy.typing as npt
 
 from elanus.index.binary import build_binary, exact_binary, load_binary
-from elanus.index.encoding import SparseRows
 from elanus.index.sparse import SparseIndex
 from elanus.index.vector import (
     Offsets,
@@ -25,6 +24,7 @@ from elanus.index.vector import (
     load_dense,
     normalized,
 )
+from elanus.schema.vectors import SparseRows
 
 SearchBase = npt.NDArray[np.float32] | npt.NDArray[np.uint8] | SparseRows
 BINARY_KINDS = ("BIN_FLAT", "BIN_IVF_FLAT")

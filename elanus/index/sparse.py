@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from elanus.errors import InvalidArgument
-from elanus.index.encoding import SparseRows
 from elanus.index.vector import Offsets, Scores, _empty
+from elanus.schema.vectors import SparseRows
 
 SPARSE_METRICS = ("IP",)
 SPARSE_KINDS = ("SPARSE_INVERTED_INDEX", "SPARSE_WAND")

@@ -1,10 +1,13 @@
 """Data types, field and collection schemas, limits and validation."""
 
+from elanus.schema import timestamps
 from elanus.schema.collection import (
     DYNAMIC_FIELD,
     TIMESTAMP_COLUMN,
     CollectionSchema,
     FieldSchema,
+    altered_field,
+    validate_added_field,
     validate_database_name,
     validate_name,
     validate_schema,
@@ -27,8 +30,11 @@ __all__ = [
     "CollectionSchema",
     "DataType",
     "FieldSchema",
+    "altered_field",
     "arrow_type",
     "partition_names",
+    "timestamps",
+    "validate_added_field",
     "validate_database_name",
     "validate_name",
     "validate_partition_name",

@@ -20,6 +20,7 @@ from elanus.errors import (
     UnexpectedError,
     Unsupported,
 )
+from elanus.schema import timestamps
 from elanus.schema.types import (
     ARRAY_ELEMENT_TYPES,
     SUPPORTED_SCALARS,
@@ -263,6 +264,11 @@ def _validate_field(f: FieldSchema) -> None:
     if f.dtype not in SUPPORTED_SCALARS:
         raise Unsupported(f"data type {f.dtype.milvus_name} of field {f.name} is not "
                           "supported by this elanus build yet")
+    if f.dtype == DataType.TIMESTAMPTZ and f.default_value is not None:
+        try:
+            timestamps.literal(str(f.default_value))
+        except ValueError as exc:
+            raise InvalidArgument(f"invalid default value of field {f.name}: {exc}") from None
     if f.dtype == DataType.VARCHAR and not 0 < f.max_length <= MAX_VARCHAR_LENGTH:
         raise InvalidArgument(
             f"the maximum length specified for the field({f.name}) should be in (0, "
@@ -286,3 +292,85 @@ def _validate_field(f: FieldSchema) -> None:
     # Milvus 2.6 allows auto_id on VARCHAR keys as well; they are generated as strings.
     if f.is_primary and f.auto_id and f.dtype not in (DataType.INT64, DataType.VARCHAR):
         raise InvalidArgument("only int64 and varchar can be auto id")
+
+
+SYSTEM_FIELDS = frozenset({"RowID", "Timestamp", DYNAMIC_FIELD})
+
+
+def validate_added_field(schema: CollectionSchema, f: FieldSchema) -> CollectionSchema:
+    """Milvus's rules for add_collection_field; returns the schema with the field appended."""
+    if len(schema.fields) >= MAX_FIELDS:
+        raise InvalidArgument(f"The number of fields has reached the maximum value {MAX_FIELDS}")
+    if f.name in SYSTEM_FIELDS:
+        raise InvalidArgument(f"not support to add system field, field name = {f.name}")
+    if schema.field(f.name) is not None:
+        raise InvalidArgument(f"duplicated field name {f.name}")
+    if f.is_primary:
+        raise InvalidArgument(f"not support to add pk field, field name = {f.name}")
+    if f.auto_id:
+        raise InvalidArgument(f"only primary field can speficy AutoID with true, field name = "
+                              f"{f.name}")
+    if f.is_partition_key:
+        raise InvalidArgument(f"not support to add partition key field, field name  = {f.name}")
+    if f.is_clustering_key and any(g.is_clustering_key for g in schema.fields):
+        raise InvalidArgument(f"already has another clustering key field, field name: {f.name}")
+    if f.dtype.is_vector:
+        raise Unsupported(f"adding vector field {f.name} to an existing collection is not "
+                          "supported by this elanus build yet")
+    if not f.nullable:
+        raise InvalidArgument(f"added field must be nullable, please check it, field name = "
+                              f"{f.name}")
+    validate_name(f.name, "field")
+    _validate_field(f)
+    added = replace(f, field_id=max(g.field_id for g in schema.fields) + 1)
+    return replace(schema, fields=(*schema.fields, added))
+
+
+ALTERABLE_FIELD_KEYS = frozenset({"max_length", "mmap.enabled", "max_capacity"})
+
+
+def _int_value(raw: str, error: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidArgument(error) from None
+
+
+def altered_field(f: FieldSchema, changes: dict[str, str], delete_keys: list[str]) -> FieldSchema:
+    """Milvus's rules for alter_collection_field: max_length, max_capacity, mmap.enabled."""
+    changes = {("mmap.enabled" if k == "mmap_enabled" else k): v for k, v in changes.items()}
+    for key in changes:
+        if key not in ALTERABLE_FIELD_KEYS:
+            raise InvalidArgument(f"{key} does not allow update in collection field param")
+    for key in delete_keys:
+        if key != "mmap.enabled":
+            raise InvalidArgument(f"{key} is not allowed to drop in collection field param")
+    out = f
+    if "max_length" in changes:
+        if not (f.dtype.is_string or f.element_type.is_string):
+            raise InvalidArgument(f"{f.name} can not modify the maxlength for non-string types")
+        value = _int_value(changes["max_length"], "max_length should be an integer, but got "
+                                                  "string")
+        if value > MAX_VARCHAR_LENGTH:
+            raise InvalidArgument(f"{value} exceeds the maximum allowed value "
+                                  f"{MAX_VARCHAR_LENGTH}")
+        if value <= 0:
+            raise InvalidArgument(f"the maximum length specified for the field({f.name}) should "
+                                  f"be in (0, {MAX_VARCHAR_LENGTH}], but got {value} instead")
+        out = replace(out, max_length=value)
+    if "max_capacity" in changes:
+        if f.dtype != DataType.ARRAY:
+            raise InvalidArgument(f"{f.name} can not modify the maxcapacity for non-array types")
+        value = _int_value(changes["max_capacity"], f"the value for max_capacity of field "
+                                                    f"{f.name} must be an integer")
+        if not 0 < value <= MAX_ARRAY_CAPACITY:
+            raise InvalidArgument(f"the maximum capacity specified for a Array should be in "
+                                  f"(0, {MAX_ARRAY_CAPACITY}]")
+        out = replace(out, max_capacity=value)
+    params = {k: v for k, v in out.type_params.items() if k not in delete_keys}
+    if "mmap.enabled" in changes:
+        if changes["mmap.enabled"].lower() not in ("true", "false"):
+            raise InvalidArgument(f"invalid mmap.enabled value: {changes['mmap.enabled']}, "
+                                  "expected true or false")
+        params["mmap.enabled"] = changes["mmap.enabled"].lower()
+    return replace(out, type_params=params)

@@ -344,6 +344,10 @@ class Catalog:
         values.update(changes)
         _put(conn, "collections", tuple(values[c] for c in _COLUMNS["collections"]))
 
+    def set_schema(self, collection_id: int, schema: dict[str, Any]) -> None:
+        with self._tx() as db:
+            self._update_collection(db, collection_id, schema=json.dumps(schema))
+
     def set_properties(self, collection_id: int, properties: dict[str, str]) -> None:
         with self._tx() as db:
             self._update_collection(db, collection_id, properties=json.dumps(properties))

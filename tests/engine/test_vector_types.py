@@ -10,8 +10,8 @@ import pytest
 
 from elanus.engine.engine import Engine
 from elanus.engine.requests import SearchRequest
-from elanus.index.encoding import SparseRows, encode_dense, sparse_rows
 from elanus.schema import CollectionSchema, DataType, FieldSchema
+from elanus.schema.vectors import SparseRows, encode_dense, sparse_rows
 
 N = 300
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from elanus.index.vector import build_index, exact_search, load_index, prepare
+from elanus.index.factory import build_index, load_index
+from elanus.index.vector import exact_search, prepare
 
 
 def _recall(got: np.ndarray, want: np.ndarray) -> float:

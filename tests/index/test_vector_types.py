@@ -7,7 +7,10 @@ import pyarrow as pa
 import pytest
 
 from elanus.index.binary import build_binary, exact_binary, load_binary
-from elanus.index.encoding import (
+from elanus.index.factory import build_index, exact, load_index
+from elanus.index.sparse import SparseIndex
+from elanus.schema import DataType
+from elanus.schema.vectors import (
     SparseRows,
     check_sparse,
     decode_dense,
@@ -15,9 +18,6 @@ from elanus.index.encoding import (
     fixed_rows,
     sparse_rows,
 )
-from elanus.index.factory import build_index, exact, load_index
-from elanus.index.sparse import SparseIndex
-from elanus.schema import DataType
 
 RNG = np.random.default_rng(7)
 

@@ -69,8 +69,6 @@ def test_field_name_rules_use_code_1701() -> None:
      "vector field"),
     (_schema(FieldSchema("id", DataType.INT32)), "duplicated field name id"),
     (_schema(FieldSchema("t", DataType.VARCHAR)), "max_length"),
-    (CollectionSchema("c", (FieldSchema("id", DataType.INT64, is_primary=True),
-                            FieldSchema("v", DataType.FLOAT_VECTOR, dim=0))), "dim"),
 ])
 def test_invalid_schemas_are_refused(schema: CollectionSchema, words: str) -> None:
     with pytest.raises(InvalidArgument) as err:
@@ -78,10 +76,33 @@ def test_invalid_schemas_are_refused(schema: CollectionSchema, words: str) -> No
     assert words in str(err.value)
 
 
-def test_unserved_vector_type_is_refused_clearly() -> None:
+def test_unserved_type_is_refused_clearly() -> None:
     with pytest.raises(Unsupported) as err:
-        validate_schema(_schema(FieldSchema("b", DataType.BINARY_VECTOR, dim=16)))
-    assert "BinaryVector" in str(err.value)
+        validate_schema(_schema(FieldSchema("g", DataType.GEOMETRY)))
+    assert "Geometry" in str(err.value) and err.value.code == 10
+
+
+@pytest.mark.parametrize("field, words", [
+    (FieldSchema("v", DataType.FLOAT_VECTOR), "dimension is not defined in field type params "
+                                              "of field v, check type param `dim`"),
+    (FieldSchema("b", DataType.BINARY_VECTOR, dim=12), "invalid dimension: 12 of field b. "
+                                                      "binary vector dimension should be "
+                                                      "multiple of 8. "),
+    (FieldSchema("b", DataType.BINARY_VECTOR, dim=262152), "binary vector dimension should be "
+                                                          "in range 2 ~ 262144"),
+    (FieldSchema("h", DataType.FLOAT16_VECTOR, dim=32769), "float vector dimension should be "
+                                                          "in range 2 ~ 32768"),
+    (FieldSchema("s", DataType.SPARSE_FLOAT_VECTOR, dim=8), "dim should not be specified for "
+                                                           "sparse vector field s"),
+])
+def test_dimension_rules(field: FieldSchema, words: str) -> None:
+    with pytest.raises(UnexpectedError) as err:
+        validate_schema(_schema(field))
+    assert words in str(err.value) and err.value.code == 65535
+    for ok in (FieldSchema("b", DataType.BINARY_VECTOR, dim=262144),
+               FieldSchema("s", DataType.SPARSE_FLOAT_VECTOR),
+               FieldSchema("i", DataType.INT8_VECTOR, dim=32768)):
+        validate_schema(_schema(ok))
 
 
 @pytest.mark.parametrize("fields, code, words", [

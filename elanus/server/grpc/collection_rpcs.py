@@ -5,18 +5,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pymilvus.grpc_gen import common_pb2, milvus_pb2
+from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 
 from elanus.engine.engine import Engine
 from elanus.engine.tso import physical_ms
 from elanus.errors import (
     CollectionNotFound,
     CollectionNotLoaded,
+    InvalidArgument,
     Unsupported,
 )
 from elanus.schema import validate_name
 from elanus.server.grpc.handlers import db_name, handler, kv_pairs
-from elanus.server.grpc.schema_codec import decode_schema, encode_schema
+from elanus.server.grpc.schema_codec import decode_field, decode_schema, encode_schema
 from elanus.server.grpc.status import OK
 
 
@@ -207,6 +208,26 @@ def alter_collection(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
     db = db_name(req, ctx)
     name = req.collection_name or engine.collection_by_id(req.collectionID).name
     engine.alter_collection_properties(db, name, kv_pairs(req.properties), list(req.delete_keys))
+    return OK
+
+
+@handler("AddCollectionField")
+def add_collection_field(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
+    pb = schema_pb2.FieldSchema()
+    try:
+        pb.ParseFromString(req.schema)
+    except Exception:  # noqa: BLE001 (protobuf raises its own DecodeError family)
+        raise InvalidArgument("the field schema could not be decoded") from None
+    db = db_name(req, ctx)
+    name = req.collection_name or engine.collection_by_id(req.collectionID).name
+    engine.add_field(db, name, decode_field(pb))
+    return OK
+
+
+@handler("AlterCollectionField")
+def alter_collection_field(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
+    engine.alter_field(db_name(req, ctx), req.collection_name, req.field_name,
+                       kv_pairs(req.properties), list(req.delete_keys))
     return OK
 
 

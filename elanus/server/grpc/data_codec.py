@@ -17,10 +17,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pymilvus.grpc_gen import schema_pb2
 
-from elanus.engine.segment import vector_view
 from elanus.errors import DataInvalid, UnexpectedError, Unsupported
-from elanus.index.encoding import fixed_rows, sparse_rows
-from elanus.schema import DYNAMIC_FIELD, DataType, FieldSchema, arrow_type, vector_row_bytes
+from elanus.schema import (
+    DYNAMIC_FIELD,
+    DataType,
+    FieldSchema,
+    arrow_type,
+    timestamps,
+    vector_row_bytes,
+)
+from elanus.schema.vectors import fixed_rows, sparse_rows, vector_view
 
 # ScalarField member holding each scalar type, as Milvus lays it out.
 _SCALAR_MEMBER = {
@@ -28,6 +34,7 @@ _SCALAR_MEMBER = {
     DataType.INT32: "int_data", DataType.INT64: "long_data", DataType.FLOAT: "float_data",
     DataType.DOUBLE: "double_data", DataType.VARCHAR: "string_data",
     DataType.STRING: "string_data", DataType.JSON: "json_data", DataType.ARRAY: "array_data",
+    DataType.TIMESTAMPTZ: "string_data",  # ISO 8601 text both ways, as pymilvus sends and reads
 }
 
 
@@ -128,6 +135,8 @@ def _decode_vectors(fd: schema_pb2.FieldData, f: FieldSchema | None, dtype: Data
 def _wire_type(dtype: DataType) -> pa.DataType:
     if dtype in (DataType.INT8, DataType.INT16, DataType.INT32):
         return pa.int32()
+    if dtype == DataType.TIMESTAMPTZ:
+        return pa.large_string()
     return arrow_type(dtype)
 
 
@@ -149,6 +158,8 @@ def _with_validity(arr: pa.Array, valid: list[bool], num_rows: int, name: str) -
     # Milvus clients send only the valid values; spread them over the rows.
     if len(arr) != int(mask.sum()):
         raise DataInvalid(f"the length of valid_data of field({name}) is wrong")
+    if len(arr) == 0:
+        return pa.nulls(num_rows, arr.type)
     positions = np.cumsum(mask) - 1
     taken = arr.take(pa.array(np.where(mask, positions, 0)))
     return pc.if_else(pa.array(mask), taken, pa.nulls(num_rows, arr.type))
@@ -169,9 +180,12 @@ def decode_columns(fields_data: Any, schema_field: Any, num_rows: int) -> dict[s
 
 
 def encode_column(name: str, f: FieldSchema | None, col: pa.Array | pa.ChunkedArray,
-                  ) -> schema_pb2.FieldData:
-    """An Arrow column as the FieldData Milvus would return for field `f`."""
+                  timezone: str = timestamps.UTC) -> schema_pb2.FieldData:
+    """An Arrow column as the FieldData Milvus would return for field `f` (TIMESTAMPTZ values
+    written in `timezone`)."""
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if f is not None and f.dtype == DataType.TIMESTAMPTZ:
+        arr = timestamps.render(arr, timezone)
     if f is None:  # the dynamic field
         fd = schema_pb2.FieldData(type=DataType.JSON, field_name=name, is_dynamic=True)
         fd.scalars.json_data.data.extend(arr.fill_null(b"{}").to_pylist())
@@ -218,7 +232,7 @@ def _encode_vectors(fd: schema_pb2.FieldData, f: FieldSchema, arr: pa.Array) -> 
 def _null_fill(dtype: DataType) -> Any:
     if dtype == DataType.BOOL:
         return False
-    if dtype in (DataType.VARCHAR, DataType.STRING):
+    if dtype in (DataType.VARCHAR, DataType.STRING, DataType.TIMESTAMPTZ):
         return ""
     if dtype == DataType.JSON:
         return b"null"

@@ -11,8 +11,8 @@ from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from elanus.engine.engine import Engine
 from elanus.engine.requests import QueryRequest, QueryResult, SearchRequest, SearchResult
 from elanus.errors import InvalidArgument, Unsupported
-from elanus.index.encoding import SparseRows, check_sparse, decode_dense, encode_dense
-from elanus.schema import DataType, FieldSchema
+from elanus.schema import DataType, FieldSchema, timestamps
+from elanus.schema.vectors import SparseRows, check_sparse, decode_dense, encode_dense
 from elanus.server.grpc.data_codec import (
     decode_columns,
     decode_template_value,
@@ -164,19 +164,33 @@ def search(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.SearchResults:
     )
     hits = engine.search(request)
     return milvus_pb2.SearchResults(status=OK, collection_name=req.collection_name,
-                                    results=_encode_hits(engine, request, hits),
+                                    results=_encode_hits(engine, request, hits,
+                                                         _timezone(engine, request, sp)),
                                     session_ts=hits.read_ts)
 
 
-def _encode_hits(engine: Engine, req: SearchRequest, hits: SearchResult) -> schema_pb2.SearchResultData:
+def _timezone(engine: Engine, req: SearchRequest | QueryRequest, params: dict[str, str]) -> str:
+    """The time zone results show TIMESTAMPTZ values in: the request's, else the collection's."""
+    chosen = params.get("timezone", "").strip('"')
+    if chosen:
+        try:
+            timestamps.check_timezone(chosen)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        return chosen
+    return engine.collection(req.db, req.collection).timezone
+
+
+def _encode_hits(engine: Engine, req: SearchRequest, hits: SearchResult,
+                 timezone: str) -> schema_pb2.SearchResultData:
     schema = engine.collection(req.db, req.collection).schema
     out = schema_pb2.SearchResultData(
         num_queries=len(hits.topks), top_k=req.limit, topks=hits.topks,
         output_fields=list(hits.output_fields), primary_field_name=hits.primary_field)
     out.scores.extend(hits.scores.tolist())
     encode_ids(hits.pks, out.ids)
-    out.fields_data.extend(encode_column(name, schema.field(name), hits.fields.column(name))
-                           for name in hits.fields.column_names)
+    out.fields_data.extend(encode_column(name, schema.field(name), hits.fields.column(name),
+                                         timezone) for name in hits.fields.column_names)
     return out
 
 
@@ -191,10 +205,11 @@ def query(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.QueryResults:
         offset=_int(qp, "offset", 0), filter_params=_template_params(req.expr_template_values),
         partition_names=tuple(req.partition_names))
     result = engine.query(request)
-    return _encode_rows(engine, request, result)
+    return _encode_rows(engine, request, result, _timezone(engine, request, qp))
 
 
-def _encode_rows(engine: Engine, req: QueryRequest, result: QueryResult) -> milvus_pb2.QueryResults:
+def _encode_rows(engine: Engine, req: QueryRequest, result: QueryResult,
+                 timezone: str) -> milvus_pb2.QueryResults:
     schema = engine.collection(req.db, req.collection).schema
     out = milvus_pb2.QueryResults(status=OK, collection_name=req.collection,
                                   output_fields=list(result.output_fields),
@@ -204,6 +219,6 @@ def _encode_rows(engine: Engine, req: QueryRequest, result: QueryResult) -> milv
         fd = out.fields_data.add(type=DataType.INT64, field_name="count(*)")
         fd.scalars.long_data.data.append(result.count)
         return out
-    out.fields_data.extend(encode_column(name, schema.field(name), result.fields.column(name))
-                           for name in result.fields.column_names)
+    out.fields_data.extend(encode_column(name, schema.field(name), result.fields.column(name),
+                                         timezone) for name in result.fields.column_names)
     return out

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from elanus.schema import DataType
+from elanus.schema.types import DataType
 
 FloatRows = npt.NDArray[np.float32]
 ByteRows = npt.NDArray[np.uint8]
@@ -48,6 +48,16 @@ class SparseRows:
         pairs = np.frombuffer(data, dtype=SPARSE_PAIR, count=len(data) // 8)
         indptr = (offsets - offsets[0]) // 8
         return cls(indptr.astype(np.int64), pairs["index"], pairs["value"])
+
+
+def vector_view(column: pa.ChunkedArray | pa.Array, dim: int) -> npt.NDArray[np.float32]:
+    """A (rows, dim) float32 view of a fixed-size-list column, zero-copy when possible."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(arr) == 0:
+        return np.empty((0, dim), dtype=np.float32)
+    flat = arr.flatten() if arr.offset else arr.values
+    out: npt.NDArray[np.float32] = flat.to_numpy(zero_copy_only=False).reshape(-1, dim)
+    return out
 
 
 def _binary_values(column: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, ByteRows]:
