@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from elanus.engine.segment import NEVER, SealedSegment
 from elanus.storage.catalog import Commit, FileRecord
@@ -49,7 +50,7 @@ MIN_MERGE = 4
 class Plan:
     plan_id: int
     sources: list[int]
-    target: int = 0  # the new segment's id, once written
+    targets: list[int] = field(default_factory=list)  # the new segments' ids, once written
     state: str = "Executing"  # "Executing" | "Completed" | "Failed"
     failure: str = ""
 
@@ -121,8 +122,10 @@ def plan_groups(collection: Collection, segments: dict[int, SealedSegment], ts: 
     return groups
 
 
-def compact(collection: Collection, job: Job | None = None, major: bool = False) -> Job | None:
-    """Plan and execute compaction for `collection`; returns the job (None: nothing to do)."""
+def compact(collection: Collection, job: Job | None = None, major: bool = False,
+            clustering: bool = False) -> Job | None:
+    """Plan and execute compaction for `collection`; returns the job (None: nothing to do).
+    Clustering compaction rewrites each partition's segments sorted by the clustering key."""
     engine = collection.engine
     with collection.compaction_lock:
         with collection.lock:
@@ -132,7 +135,14 @@ def compact(collection: Collection, job: Job | None = None, major: bool = False)
             if missing:
                 segments.update(collection.open_sealed(missing))
             ts = engine.tso.allocate()
-        groups = plan_groups(collection, segments, ts, major)
+        key = next((f.name for f in collection.schema.fields if f.is_clustering_key), "")
+        if clustering:
+            by_partition: dict[int, list[int]] = {}
+            for sid in sorted(segments):
+                by_partition.setdefault(segments[sid].partition_id, []).append(sid)
+            groups = list(by_partition.values())
+        else:
+            groups = plan_groups(collection, segments, ts, major)
         if job is None:
             if not groups:
                 return None
@@ -141,7 +151,8 @@ def compact(collection: Collection, job: Job | None = None, major: bool = False)
         for plan in job.plans:
             try:
                 _execute(collection, plan, {sid: segments[sid] for sid in plan.sources},
-                         {sid: files[sid] for sid in plan.sources}, ts)
+                         {sid: files[sid] for sid in plan.sources}, ts,
+                         key if clustering else "")
                 plan.state = "Completed"
             except Exception as exc:
                 plan.state, plan.failure = "Failed", str(exc)
@@ -152,27 +163,36 @@ def compact(collection: Collection, job: Job | None = None, major: bool = False)
 
 
 def _execute(collection: Collection, plan: Plan, sources: dict[int, SealedSegment],
-             files: dict[int, FileRecord], ts: int) -> None:
+             files: dict[int, FileRecord], ts: int, cluster_by: str = "") -> None:
+    """Rewrite `sources` as new segments: one, or (clustering by a key) the rows sorted by that
+    key and cut into segments of at most the seal size, so each holds a narrow key range."""
     engine = collection.engine
     expire = collection.expire_before(ts)
     kept_masks = {sid: s.snapshot().visible(ts, expire) for sid, s in sources.items()}
     parts = [s.snapshot().table.filter(pa.array(kept_masks[sid])) for sid, s in sources.items()]
     table = pa.concat_tables(parts).combine_chunks() if parts else None
-    new_id = engine.new_segment_id()
-    plan.target = new_id
-    commit = Commit(collection.id)
-    merged = None
-    if table is not None and table.num_rows:
-        key = f"collections/{collection.id}/segments/{new_id}.arrow"
-        info = write_segment(engine.store, key, table)
-        # It absorbed every tombstone up to `ts`: delta files need not cover it below that.
-        new_file = FileRecord(key, collection.id, "segment", new_id, info.size, info.checksum,
-                              info.num_rows, files[plan.sources[0]].partition_id, max_ts=ts)
-        commit.add.append(new_file)
-        merged = SealedSegment(new_id, new_file.partition_id, collection.schema,
-                               collection._read(key, info.size, info.checksum), key)
-    engine.fault("compaction:before-commit")
+    order = None
+    if table is not None and cluster_by:
+        order = pc.sort_indices(table, sort_keys=[(cluster_by, "ascending")],
+                                null_placement="at_end").to_numpy()
+        table = table.take(pa.array(order))
     partition_id = files[plan.sources[0]].partition_id
+    commit = Commit(collection.id)
+    outputs: list[SealedSegment] = []
+    rows = table.num_rows if table is not None else 0
+    step = engine.seal_rows if cluster_by else max(rows, 1)
+    for start in range(0, rows, step):
+        assert table is not None
+        new_id = engine.new_segment_id()
+        plan.targets.append(new_id)
+        key = f"collections/{collection.id}/segments/{new_id}.arrow"
+        info = write_segment(engine.store, key, table.slice(start, step).combine_chunks())
+        # It absorbed every tombstone up to `ts`: delta files need not cover it below that.
+        commit.add.append(FileRecord(key, collection.id, "segment", new_id, info.size,
+                                     info.checksum, info.num_rows, partition_id, max_ts=ts))
+        outputs.append(SealedSegment(new_id, partition_id, collection.schema,
+                                     collection._read(key, info.size, info.checksum), key))
+    engine.fault("compaction:before-commit")
     with collection.lock:
         if collection.dropped or all(p.id != partition_id
                                      for p in collection.partitions.values()):
@@ -192,9 +212,9 @@ def _execute(collection: Collection, plan: Plan, sources: dict[int, SealedSegmen
             live = {sid: collection.sealed.get(sid, s) for sid, s in sources.items()}
             for sid in sources:
                 collection.sealed.pop(sid, None)
-            if merged is not None:
-                _carry_late_tombstones(live, kept_masks, merged)
-                collection.sealed[new_id] = merged
+            _carry_late_tombstones(live, kept_masks, outputs, order)
+            for seg in outputs:
+                collection.sealed[seg.id] = seg
     engine.fault("compaction:after-commit")
     for key in commit.remove:
         engine.store.delete(key)
@@ -215,10 +235,17 @@ def _stale_deltas(files: list[FileRecord], segments: list[FileRecord]) -> set[st
 
 
 def _carry_late_tombstones(sources: dict[int, SealedSegment], kept: dict[int, np.ndarray],
-                           merged: SealedSegment) -> None:
-    """Tombstones that reached the sources after the compaction read them."""
+                           outputs: list[SealedSegment], order: np.ndarray | None) -> None:
+    """Tombstones that reached the sources after the compaction read them, onto the rows of
+    the outputs (in the order the outputs hold them)."""
     stamps = [s.delete_stamps()[kept[sid]] for sid, s in sources.items()]
     late = np.concatenate(stamps) if stamps else np.empty(0, np.uint64)
-    hit = late != NEVER
-    if hit.any():
-        merged.delete_stamps()[hit] = late[hit]
+    if order is not None:
+        late = late[order]
+    start = 0
+    for seg in outputs:
+        part = late[start: start + seg.num_rows]
+        hit = part != NEVER
+        if hit.any():
+            seg.delete_stamps()[hit] = part[hit]
+        start += seg.num_rows

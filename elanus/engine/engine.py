@@ -780,13 +780,18 @@ class Engine:
 
     # -- compaction ------------------------------------------------------------------------
 
-    def compact(self, db: str, name: str) -> int:
-        """Start a manual (major) compaction; returns its job id at once."""
+    def compact(self, db: str, name: str, clustering: bool = False) -> int:
+        """Start a manual compaction (major, or clustering by the clustering key); returns its
+        job id at once."""
         c = self.collection(db, name)
+        if clustering and not any(f.is_clustering_key for f in c.schema.fields):
+            raise InvalidArgument("the collection has no clustering key: clustering compaction "
+                                  "needs one")
         job = compaction.Job(self.catalog.next_id("compaction"), c.id)
         with self._lock:
             self._jobs[job.job_id] = job
-        self._compactor.submit(c, lambda: compaction.compact(c, job, major=True))
+        self._compactor.submit(c, lambda: compaction.compact(c, job, major=True,
+                                                             clustering=clustering))
         return job.job_id
 
     def compaction_job(self, job_id: int) -> compaction.Job | None:

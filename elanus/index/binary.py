@@ -14,7 +14,15 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from elanus.index.vector import Offsets, Scores, _empty, _faiss, _int_param, _pad
+from elanus.index.vector import (
+    Offsets,
+    Scores,
+    _empty,
+    _faiss,
+    _int_param,
+    _pad,
+    over_survivors,
+)
 
 Bits = npt.NDArray[np.uint8]
 BINARY_METRICS = ("HAMMING", "JACCARD")
@@ -52,15 +60,10 @@ def _jaccard(base: Bits, queries: Bits, k: int) -> tuple[Offsets, Scores]:
 def exact_binary(base: Bits, queries: Bits, k: int, metric: str,
                  allowed: npt.NDArray[np.bool_] | None = None) -> tuple[Offsets, Scores]:
     """Brute-force top k over packed rows, optionally restricted to `allowed` rows."""
-    nq = len(queries)
     if allowed is not None:
-        survivors = np.flatnonzero(allowed)
-        if len(survivors) == 0 or k == 0:
-            return _empty(nq, k, metric)
-        off, score = exact_binary(base[survivors], queries, k, metric)
-        return np.where(off >= 0, survivors[np.maximum(off, 0)], -1).astype(np.int64), score
+        return over_survivors(exact_binary, base, queries, k, metric, allowed)
     if len(base) == 0 or k == 0:
-        return _empty(nq, k, metric)
+        return _empty(len(queries), k, metric)
     kk = min(k, len(base))
     off, score = (_hamming if metric == "HAMMING" else _jaccard)(base, queries, kk)
     return _pad(off, score, k, metric) if kk < k else (off, score)

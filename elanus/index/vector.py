@@ -13,6 +13,7 @@ search if the index comes back short. faiss releases the GIL, so segments search
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -56,19 +57,25 @@ def prepare(vectors: Vectors, metric: str) -> Vectors:
     return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+def over_survivors(search: Callable[[Any, Any, int, str], tuple[Offsets, Scores]], base: Any,
+                   queries: Any, k: int, metric: str,
+                   allowed: npt.NDArray[np.bool_]) -> tuple[Offsets, Scores]:
+    """`search` run over the `allowed` rows of `base` only, its offsets mapped back to rows."""
+    survivors = np.flatnonzero(allowed)
+    if len(survivors) == 0 or k == 0:
+        return _empty(len(queries), k, metric)
+    sub_offsets, scores = search(base[survivors], queries, k, metric)
+    offsets = np.where(sub_offsets >= 0, survivors[np.maximum(sub_offsets, 0)], -1)
+    return offsets.astype(np.int64), scores
+
+
 def exact_search(base: Vectors, queries: Vectors, k: int, metric: str,
                  allowed: npt.NDArray[np.bool_] | None = None) -> tuple[Offsets, Scores]:
     """Brute-force top k over `base` (already prepared for `metric`), optionally restricted."""
-    nq = len(queries)
     if allowed is not None:
-        survivors = np.flatnonzero(allowed)
-        if len(survivors) == 0 or k == 0:
-            return _empty(nq, k, metric)
-        sub_offsets, scores = exact_search(base[survivors], queries, k, metric)
-        offsets = np.where(sub_offsets >= 0, survivors[np.maximum(sub_offsets, 0)], -1)
-        return offsets.astype(np.int64), scores
+        return over_survivors(exact_search, base, queries, k, metric, allowed)
     if len(base) == 0 or k == 0:
-        return _empty(nq, k, metric)
+        return _empty(len(queries), k, metric)
     kk = min(k, len(base))
     scores, offsets = faiss.knn(queries, base, kk, metric=faiss_metric(metric))
     if kk < k:

@@ -203,6 +203,7 @@ def validate_schema(schema: CollectionSchema) -> CollectionSchema:
         raise UnexpectedError(f"maximum vector field's number should be limited to "
                               f"{MAX_VECTOR_FIELDS}")
     _validate_partition_key(schema)
+    _validate_clustering_key(schema)
     fixed = []
     for i, f in enumerate(schema.fields):
         if f.name != DYNAMIC_FIELD:
@@ -210,6 +211,23 @@ def validate_schema(schema: CollectionSchema) -> CollectionSchema:
         _validate_field(f)
         fixed.append(replace(f, field_id=FIRST_FIELD_ID + i))
     return replace(schema, fields=tuple(fixed))
+
+
+CLUSTERING_KEY_TYPES = frozenset({DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64,
+                                  DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR})
+
+
+def _validate_clustering_key(schema: CollectionSchema) -> None:
+    keys = [f for f in schema.fields if f.is_clustering_key]
+    if len(keys) > 1:
+        raise UnexpectedError("there are more than one clustering key, field name = "
+                              f"{keys[0].name}, {keys[1].name}")
+    if keys and keys[0].dtype.is_vector:
+        raise Unsupported(f"a vector clustering key ({keys[0].name}) is not supported by this "
+                          "elanus build yet")
+    if keys and keys[0].dtype not in CLUSTERING_KEY_TYPES:
+        raise UnexpectedError(f"clustering key field {keys[0].name} has unsupported data type "
+                              f"{keys[0].dtype.milvus_name}")
 
 
 def _validate_partition_key(schema: CollectionSchema) -> None:

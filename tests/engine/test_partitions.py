@@ -158,3 +158,27 @@ def test_upsert_replaces_within_its_scope(tmp_path: Path, keyed: bool) -> None:
                       res.fields.column("tenant").to_pylist())) == \
         [(0, "zz"), (1, "zz"), (2, "t2"), (3, "t3")]
     e.close()
+
+
+def test_clustering_compaction_sorts_each_partition_by_its_key(tmp_path: Path) -> None:
+    e = Engine(tmp_path / "d", auto_compaction=False, seal_rows=40)
+    e.create_collection("default", CollectionSchema("c", (
+        FieldSchema("id", DataType.INT64, is_primary=True),
+        FieldSchema("tenant", DataType.VARCHAR, max_length=16, is_clustering_key=True),
+        FieldSchema("vector", DataType.FLOAT_VECTOR, dim=DIM),
+    )))
+    e.create_index("default", "c", "vector", "", {"index_type": "FLAT", "metric_type": "L2"})
+    e.load_collection("default", "c")
+    for i in range(3):
+        e.insert("default", "c", _rows(range(i * 30, i * 30 + 30), tenants=9), 30)
+        e.flush("default", "c")
+    e.delete("default", "c", "id in [0, 1]")
+    e.compact("default", "c", clustering=True)
+    assert e.wait_idle(30)
+    c = e.collection("default", "c")
+    segments = sorted(c.sealed.values(), key=lambda s: s.id)
+    assert [s.num_rows for s in segments] == [40, 40, 8]  # cut at the seal size
+    keys = [k for s in segments for k in s.snapshot().table.column("tenant").to_pylist()]
+    assert keys == sorted(keys)  # each segment holds one narrow, ordered key range
+    assert _ids(e) == list(range(2, 90))
+    e.close()

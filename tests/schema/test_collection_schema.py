@@ -83,17 +83,16 @@ def test_unserved_type_is_refused_clearly() -> None:
 
 
 @pytest.mark.parametrize("field, words", [
-    (FieldSchema("v", DataType.FLOAT_VECTOR), "dimension is not defined in field type params "
-                                              "of field v, check type param `dim`"),
-    (FieldSchema("b", DataType.BINARY_VECTOR, dim=12), "invalid dimension: 12 of field b. "
-                                                      "binary vector dimension should be "
-                                                      "multiple of 8. "),
-    (FieldSchema("b", DataType.BINARY_VECTOR, dim=262152), "binary vector dimension should be "
-                                                          "in range 2 ~ 262144"),
-    (FieldSchema("h", DataType.FLOAT16_VECTOR, dim=32769), "float vector dimension should be "
-                                                          "in range 2 ~ 32768"),
-    (FieldSchema("s", DataType.SPARSE_FLOAT_VECTOR, dim=8), "dim should not be specified for "
-                                                           "sparse vector field s"),
+    (FieldSchema("v", DataType.FLOAT_VECTOR),
+     "dimension is not defined in field type params of field v, check type param `dim`"),
+    (FieldSchema("b", DataType.BINARY_VECTOR, dim=12),
+     "invalid dimension: 12 of field b. binary vector dimension should be multiple of 8. "),
+    (FieldSchema("b", DataType.BINARY_VECTOR, dim=262152),
+     "binary vector dimension should be in range 2 ~ 262144"),
+    (FieldSchema("h", DataType.FLOAT16_VECTOR, dim=32769),
+     "float vector dimension should be in range 2 ~ 32768"),
+    (FieldSchema("s", DataType.SPARSE_FLOAT_VECTOR, dim=8),
+     "dim should not be specified for sparse vector field s"),
 ])
 def test_dimension_rules(field: FieldSchema, words: str) -> None:
     with pytest.raises(UnexpectedError) as err:

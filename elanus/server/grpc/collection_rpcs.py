@@ -13,7 +13,6 @@ from elanus.errors import (
     CollectionNotFound,
     CollectionNotLoaded,
     InvalidArgument,
-    Unsupported,
 )
 from elanus.schema import validate_name
 from elanus.server.grpc.handlers import db_name, handler, kv_pairs
@@ -158,12 +157,9 @@ _PLAN_STATES = {"Executing": common_pb2.CompactionTaskStateExecuting,
 
 @handler("ManualCompaction")
 def manual_compaction(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.ManualCompactionResponse:
-    if req.majorCompaction:
-        raise Unsupported("clustering compaction needs a clustering key, which this elanus "
-                          "build does not support yet")
     db = db_name(req, ctx)
     name = req.collection_name or engine.collection_by_id(req.collectionID).name
-    job_id = engine.compact(db, name)
+    job_id = engine.compact(db, name, clustering=req.majorCompaction)
     return milvus_pb2.ManualCompactionResponse(status=OK, compactionID=job_id,
                                                compactionPlanCount=1)
 
@@ -192,12 +188,13 @@ def get_compaction_plans(engine: Engine, req: Any,
     job = _job(engine, req.compactionID)
     if job is None:
         return milvus_pb2.GetCompactionPlansResponse(status=OK, state=common_pb2.UndefiedState)
-    infos = [milvus_pb2.CompactionMergeInfo(sources=p.sources, target=p.target, plan_id=p.plan_id,
+    infos = [milvus_pb2.CompactionMergeInfo(sources=p.sources, target=p.targets[0] if p.targets else 0,
+                                            plan_id=p.plan_id,
                                             trigger_id=job.job_id,
                                             collection_id=job.collection_id,
                                             state=_PLAN_STATES[p.state],
                                             type=common_pb2.CompactionTypeMix,
-                                            failure_reason=p.failure, targets=[p.target])
+                                            failure_reason=p.failure, targets=p.targets)
              for p in job.plans]
     return milvus_pb2.GetCompactionPlansResponse(status=OK, state=_COMPACTION_STATES[job.state],
                                                  mergeInfos=infos)
