@@ -18,7 +18,7 @@ from elanus.engine.worker import Worker
 from elanus.errors import Corruption
 from elanus.index.factory import build_index, load_index
 from elanus.index.registry import BuildPlan, build_plan
-from elanus.index.vector import IndexSpec
+from elanus.index.vector import BuildCancelled, IndexSpec
 from elanus.schema import DataType
 from elanus.storage.catalog import Commit, FileRecord
 from elanus.storage.segment_file import read_blob, write_blob
@@ -57,6 +57,8 @@ class IndexBuilder:
         for spec in list(collection.indexes.values()):
             if spec.metric_type:
                 for f in self._missing(collection, spec):
+                    if self._worker.stopping.is_set():
+                        return
                     try:
                         self._build_one(collection, spec, f)
                     except Exception:
@@ -84,7 +86,9 @@ class IndexBuilder:
         plan = _plan(collection, spec)
         try:
             index = build_index(plan.kind, segment.raw_vectors(spec.field_name), spec.metric_type,
-                                plan.params)
+                                plan.params, self._worker.stopping.is_set)
+        except BuildCancelled:
+            return  # shutting down: the next open builds it again
         except Exception as exc:
             self.failures[(collection.id, spec.index_name)] = str(exc)
             raise

@@ -27,6 +27,7 @@ class Worker:
             queue.Queue())
         self._idle = threading.Condition()
         self._busy = 0
+        self.stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"elanus-{name}", daemon=True)
 
     def start(self) -> None:
@@ -39,6 +40,10 @@ class Worker:
         self._queue.put((collection, job))
 
     def stop(self, timeout: float = 60) -> None:
+        """Stop after the job under way (which may check `stopping` to end early); queued jobs
+        are dropped: each is derived work (a seal, a compaction, an index build) that the next
+        open redoes from the WAL and the catalog."""
+        self.stopping.set()
         self._queue.put(None)
         if self._thread.is_alive():
             self._thread.join(timeout)
@@ -55,6 +60,8 @@ class Worker:
                 return
             collection, job = item
             try:
+                if self.stopping.is_set():
+                    continue
                 if job is None:
                     self._job(collection)
                 else:

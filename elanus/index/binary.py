@@ -8,6 +8,7 @@ or a filtered search, which faiss's binary IVF cannot restrict) is answered exac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import faiss
@@ -21,6 +22,7 @@ from elanus.index.vector import (
     _faiss,
     _int_param,
     _pad,
+    add_in_batches,
     over_survivors,
 )
 
@@ -104,7 +106,8 @@ class BinaryIndex:
 BIN_FLAT_MARKER = b"elanus-bin-flat-v1"
 
 
-def build_binary(kind: str, base: Bits, metric: str, params: dict[str, str]) -> BinaryIndex:
+def build_binary(kind: str, base: Bits, metric: str, params: dict[str, str],
+                 cancelled: Callable[[], bool] | None = None) -> BinaryIndex:
     if kind == "BIN_FLAT":
         return BinaryIndex(base, metric, kind)
     n, width = base.shape
@@ -115,7 +118,7 @@ def build_binary(kind: str, base: Bits, metric: str, params: dict[str, str]) -> 
     quantizer.this.disown()  # ... so Python must not
     if n:
         ivf.train(np.ascontiguousarray(base))
-        ivf.add(np.ascontiguousarray(base))
+        add_in_batches(ivf, np.ascontiguousarray(base), cancelled)
     return BinaryIndex(base, metric, kind, ivf)
 
 

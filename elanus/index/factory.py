@@ -8,6 +8,7 @@ BIN_IVF_FLAT (binary); SPARSE_INVERTED_INDEX, SPARSE_WAND (sparse).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,14 +32,16 @@ BINARY_KINDS = ("BIN_FLAT", "BIN_IVF_FLAT")
 SPARSE_KINDS = ("SPARSE_INVERTED_INDEX", "SPARSE_WAND")
 
 
-def build_index(kind: str, base: SearchBase, metric: str, params: dict[str, str]) -> VectorIndex:
+def build_index(kind: str, base: SearchBase, metric: str, params: dict[str, str],
+                cancelled: Callable[[], bool] | None = None) -> VectorIndex:
+    """Build an index; a long build checks `cancelled()` as it goes (BuildCancelled)."""
     if kind in SPARSE_KINDS:
         assert isinstance(base, SparseRows)
         return SparseIndex.build(base, kind, params)
     assert isinstance(base, np.ndarray)
     if kind in BINARY_KINDS:
-        return build_binary(kind, base, metric, params)  # type: ignore[arg-type]
-    return build_dense(kind, base, metric, params)  # type: ignore[arg-type]
+        return build_binary(kind, base, metric, params, cancelled)  # type: ignore[arg-type]
+    return build_dense(kind, base, metric, params, cancelled)  # type: ignore[arg-type]
 
 
 def load_index(data: bytes, metric: str, kind: str, base: SearchBase) -> VectorIndex:

@@ -234,7 +234,23 @@ def _int_param(params: dict[str, str], name: str, default: int, low: int, high: 
     return value
 
 
-def build_dense(kind: str, vectors: Vectors, metric: str, params: dict[str, str]) -> VectorIndex:
+class BuildCancelled(Exception):
+    """An index build given up because its builder is stopping."""
+
+
+ADD_BATCH = 4096  # rows added to a faiss index between checks for cancellation
+
+
+def add_in_batches(index: Any, rows: Any, cancelled: Callable[[], bool] | None) -> None:
+    """index.add(rows) in batches, raising BuildCancelled between them once `cancelled()`."""
+    for start in range(0, len(rows), ADD_BATCH):
+        if cancelled is not None and cancelled():
+            raise BuildCancelled()
+        index.add(rows[start: start + ADD_BATCH])
+
+
+def build_dense(kind: str, vectors: Vectors, metric: str, params: dict[str, str],
+                cancelled: Callable[[], bool] | None = None) -> VectorIndex:
     """Build an index of `kind` ("FLAT", "HNSW", "IVF_FLAT") over raw float32 rows."""
     base = prepare(vectors, metric)
     if kind == "FLAT":
@@ -255,6 +271,5 @@ def build_dense(kind: str, vectors: Vectors, metric: str, params: dict[str, str]
         index.train(base)
     else:
         raise ValueError(f"unknown index kind {kind}")
-    if n:
-        index.add(base)
+    add_in_batches(index, base, cancelled)
     return FaissIndex(index, metric, kind, base)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -449,3 +450,24 @@ def test_aliases_and_renames_survive_restart(tmp_path: Path) -> None:
         assert again.describe_collection("default", "tomes").schema.name == "tomes"
     finally:
         again.close()
+
+
+def test_a_stopping_worker_drops_its_queued_jobs() -> None:
+    from elanus.engine.worker import Worker
+
+    ran: list[str] = []
+    gate = threading.Event()
+
+    def job(c: object) -> None:
+        gate.wait(10)
+        ran.append(str(c))
+
+    worker = Worker("test", job)  # type: ignore[arg-type]
+    worker.start()
+    for name in ("a", "b", "c"):
+        worker.submit(name)  # type: ignore[arg-type]
+    worker.stopping.set()  # as stop() does, while "a" is under way
+    gate.set()
+    worker.stop()
+    assert ran in ([], ["a"])  # "b" and "c" never ran
+    assert worker.wait_idle(5)

@@ -84,3 +84,19 @@ def test_flat_index_stores_nothing_and_searches_the_segment_itself(data) -> None
     np.testing.assert_array_equal(again.search(queries, 5)[0], want)
     with pytest.raises(ValueError):
         load_index(b"garbage", "L2", "FLAT", base)
+
+
+def test_a_build_stops_between_batches_once_cancelled() -> None:
+    from elanus.index.vector import ADD_BATCH, BuildCancelled
+
+    rows = np.random.default_rng(1).random((ADD_BATCH * 3, 8), dtype=np.float32)
+    calls: list[int] = []
+
+    def cancelled() -> bool:
+        calls.append(1)
+        return len(calls) > 2  # let two batches in, then stop
+
+    with pytest.raises(BuildCancelled):
+        build_index("HNSW", rows, "L2", {"M": "8", "efConstruction": "16"}, cancelled)
+    assert len(calls) == 3
+    assert build_index("HNSW", rows[:100], "L2", {}, lambda: False).num_rows == 100
