@@ -96,3 +96,13 @@ def test_longest_names_and_values_are_accepted(milvus, name: str) -> None:
         milvus.insert(long_name, [{"id": 2, "vec": [1, 0], "s": "y" * 65536}])
     with pytest.raises(MilvusException, match="must be less than 255 characters"):
         milvus.create_collection(long_name + "z", dimension=2)
+
+
+def test_timestamptz_takes_a_sort_index(milvus, name: str) -> None:
+    _timestamps(milvus, name)
+    index = milvus.prepare_index_params()
+    index.add_index("tsz", index_type="STL_SORT")
+    milvus.create_index(name, index)
+    assert milvus.describe_index(name, "tsz")["index_type"] == "STL_SORT"
+    got = milvus.query(name, filter="tsz >= ISO '2025-01-03T00:00:00Z'")
+    assert sorted(r["id"] for r in got) == [2, 4]
