@@ -5,19 +5,24 @@ and prints one line `BENCH_JSON {...}`; `run_worker` runs one, bounded, and pars
 milvus-lite lives in its own venv, made by `ensure_lite_venv` only when asked for; inside a
 worker, `local_client` gives the client class of elanus embedded or milvus-lite. The elanus
 server helpers start `python -m elanus serve`, connect pymilvus to it, and stop it with SIGTERM,
-each with a deadline.
+each with a deadline. A driver takes its shared options from `driver_parser`, runs in a
+`work_dir` and ends with `write_report`, which writes the JSON document and gives the exit code.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +39,53 @@ PIP_TIMEOUT_S = 600.0
 def default_server_python() -> str:
     venv_py = REPO / ".venv" / "bin" / "python"
     return str(venv_py) if venv_py.exists() else sys.executable
+
+
+# --------------------------------------------------------------------------------------------
+# driver
+
+
+def driver_parser(description: str | None, default_out: Path) -> argparse.ArgumentParser:
+    """A parser with the options every driver takes: --with-lite, --lite-venv and --out.
+
+    `description` (the script's docstring) is shown as written; the script adds its own options
+    after these.
+    """
+    p = argparse.ArgumentParser(description=description,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--with-lite", action="store_true",
+                   help="also run milvus-lite 3.2.2 (installs it into --lite-venv)")
+    p.add_argument("--lite-venv", default=str(LITE_VENV))
+    p.add_argument("--out", default=str(default_out),
+                   help=f"JSON result file (default {default_out})")
+    return p
+
+
+@contextmanager
+def work_dir(prefix: str) -> Iterator[Path]:
+    """A new temporary directory for one run of a driver, removed with its contents on exit."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def write_report(out: str | Path, setup: Mapping[str, Any], results: Mapping[str, Any],
+                 table: str, t_start: float, runs: Iterable[Mapping[str, Any]]) -> int:
+    """Write a run's JSON document to `out` and say so; the exit code, 1 if a run has an "error".
+
+    The document holds `setup`'s keys first (what was run: config or data, params), then machine
+    (cpus, python), results, table and total_s (seconds since `t_start`, a perf_counter value).
+    `runs` are the result dicts found in `results`, however these are nested.
+    """
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {**setup, "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+           "results": results, "table": table, "total_s": time.perf_counter() - t_start}
+    path.write_text(json.dumps(doc, indent=2))
+    print(f"\nwrote {path} (total {doc['total_s']:.0f} s)")
+    return 1 if any("error" in r for r in runs) else 0
 
 
 # --------------------------------------------------------------------------------------------

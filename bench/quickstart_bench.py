@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -34,10 +33,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also under lite's venv
 from common import (
-    LITE_VENV,
     REPO,
     connect,
     default_server_python,
+    driver_parser,
     emit,
     ensure_lite_venv,
     fmt,
@@ -46,6 +45,8 @@ from common import (
     render,
     start_server,
     stop_server,
+    work_dir,
+    write_report,
 )
 from common import run_worker as _run_worker
 
@@ -415,8 +416,7 @@ def render_table(results: dict[str, dict[str, Any]]) -> str:
 
 def driver_main(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
-    work_root = Path(tempfile.mkdtemp(prefix="elanus-bench-"))
-    try:
+    with work_dir("elanus-bench-") as work_root:
         info = prepare_data(args, work_root / "data.npz")
         (work_root / "info.json").write_text(json.dumps(info))
         print(f"[data] {info}", file=sys.stderr, flush=True)
@@ -452,28 +452,14 @@ def driver_main(args: argparse.Namespace) -> int:
                     print(r["traceback"])
             if r.get("count_ok") is False:
                 print(f"\n[{engine}] count(*) returned {r.get('count_values')}, expected {info['count_expected']}")
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        doc = {
-            "data": info,
-            "params": {"M": HNSW_M, "efConstruction": EF_CONSTRUCTION, "ef": EF_SEARCH, "k": K, "batch": BATCH},
-            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-            "results": results,
-            "table": table,
-            "total_s": time.perf_counter() - t_start,
-        }
-        out.write_text(json.dumps(doc, indent=2))
-        print(f"\nwrote {out} (total {doc['total_s']:.0f} s)")
-        return 1 if any("error" in r for r in results.values()) else 0
-    finally:
-        shutil.rmtree(work_root, ignore_errors=True)
+        params = {"M": HNSW_M, "efConstruction": EF_CONSTRUCTION, "ef": EF_SEARCH, "k": K,
+                  "batch": BATCH}
+        return write_report(args.out, {"data": info, "params": params}, results, table, t_start,
+                            results.values())
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--with-lite", action="store_true", help="also run milvus-lite 3.2.2 (installs it into --lite-venv)")
-    p.add_argument("--lite-venv", default=str(LITE_VENV))
-    p.add_argument("--out", default=str(DEFAULT_OUT), help=f"JSON result file (default {DEFAULT_OUT})")
+    p = driver_parser(__doc__, DEFAULT_OUT)
     p.add_argument("--data", default=str(DEFAULT_DATA), help="pydocs-minilm-384 folder (generated data if missing)")
     p.add_argument("--synthetic", action="store_true", help="use generated data even if --data exists")
     p.add_argument("--n-base", type=int, default=0, help="base vectors (default: all / 20000)")

@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -52,9 +51,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also under lite's venv
 from common import (
-    LITE_VENV,
     connect,
     default_server_python,
+    driver_parser,
     emit,
     ensure_lite_venv,
     fmt,
@@ -65,6 +64,8 @@ from common import (
     run_worker,
     start_server,
     stop_server,
+    work_dir,
+    write_report,
 )
 
 DEFAULT_OUT = Path("/tmp/elanus-bench/storage.json")
@@ -573,8 +574,7 @@ def render_table(results: dict[str, dict[str, dict[str, Any]]], cfg: dict[str, A
 
 def driver_main(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
-    work_root = Path(tempfile.mkdtemp(prefix="elanus-storage-bench-"))
-    try:
+    with work_dir("elanus-storage-bench-") as work_root:
         cfg = {
             "n_insert": args.n_insert,
             "compact_rows": args.compact_rows,
@@ -634,32 +634,15 @@ def driver_main(args: argparse.Namespace) -> int:
                 for key in ("stop_problem", "final_stop_problem", "restart_count_error"):
                     if r.get(key):
                         print(f"\n[{engine}/{phase}] {key}: {r[key]}")
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        doc = {
-            "config": cfg,
-            "params": {"dim": DIM, "metric": METRIC, "batch": BATCH, "threads": THREADS,
-                       "compact_flushes": COMPACT_FLUSHES, "delete_filter": DELETE_FILTER,
-                       "restart_batch": RESTART_BATCH},
-            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-            "results": results,
-            "table": table,
-            "total_s": time.perf_counter() - t_start,
-        }
-        out.write_text(json.dumps(doc, indent=2))
-        print(f"\nwrote {out} (total {doc['total_s']:.0f} s)")
-        return 1 if any("error" in r for per in results.values() for r in per.values()) else 0
-    finally:
-        shutil.rmtree(work_root, ignore_errors=True)
+        params = {"dim": DIM, "metric": METRIC, "batch": BATCH, "threads": THREADS,
+                  "compact_flushes": COMPACT_FLUSHES, "delete_filter": DELETE_FILTER,
+                  "restart_batch": RESTART_BATCH}
+        return write_report(args.out, {"config": cfg, "params": params}, results, table, t_start,
+                            (r for per in results.values() for r in per.values()))
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--with-lite", action="store_true",
-                   help="also run milvus-lite 3.2.2 (installs it into --lite-venv)")
-    p.add_argument("--lite-venv", default=str(LITE_VENV))
-    p.add_argument("--out", default=str(DEFAULT_OUT), help=f"JSON result file (default {DEFAULT_OUT})")
+    p = driver_parser(__doc__, DEFAULT_OUT)
     p.add_argument("--engines", default="", help="comma list subset of lite,embedded,served")
     p.add_argument("--phases", default="", help="comma list subset of insert,compact,restart")
     p.add_argument("--n-insert", type=int, default=N_INSERT, help="rows for insert and flush")

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -42,9 +41,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also under lite's venv
 from common import (
-    LITE_VENV,
     connect,
     default_server_python,
+    driver_parser,
     emit,
     ensure_lite_venv,
     fmt,
@@ -55,6 +54,8 @@ from common import (
     run_worker,
     start_server,
     stop_server,
+    work_dir,
+    write_report,
 )
 
 DEFAULT_OUT = Path("/tmp/elanus-bench/vector_types.json")
@@ -250,8 +251,7 @@ def render_table(results: dict[str, dict[str, dict[str, Any]]], rows: int) -> st
 
 def driver_main(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
-    work_root = Path(tempfile.mkdtemp(prefix="elanus-vtypes-bench-"))
-    try:
+    with work_dir("elanus-vtypes-bench-") as work_root:
         cfg = {"rows": args.rows, "server_python": args.server_python}
         (work_root / "cfg.json").write_text(json.dumps(cfg))
         engines = [e for e in ENGINES if e != "lite" or args.with_lite]
@@ -289,33 +289,14 @@ def driver_main(args: argparse.Namespace) -> int:
                         print(r["traceback"])
                 if r.get("stop_problem"):
                     print(f"\n[{engine}/{vtype}] stop_problem: {r['stop_problem']}")
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        doc = {
-            "config": cfg,
-            "params": {"dim": DIM, "batch": BATCH, "sparse_nnz": SPARSE_NNZ,
-                       "sparse_dim": SPARSE_DIM, "seed": SEED, "dense_metric": DENSE_METRIC,
-                       "sparse_metric": SPARSE_METRIC},
-            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-            "results": results,
-            "table": table,
-            "total_s": time.perf_counter() - t_start,
-        }
-        out.write_text(json.dumps(doc, indent=2))
-        print(f"\nwrote {out} (total {doc['total_s']:.0f} s)")
-        return 1 if any("error" in r for per in results.values() for r in per.values()) else 0
-    finally:
-        shutil.rmtree(work_root, ignore_errors=True)
+        params = {"dim": DIM, "batch": BATCH, "sparse_nnz": SPARSE_NNZ, "sparse_dim": SPARSE_DIM,
+                  "seed": SEED, "dense_metric": DENSE_METRIC, "sparse_metric": SPARSE_METRIC}
+        return write_report(args.out, {"config": cfg, "params": params}, results, table, t_start,
+                            (r for per in results.values() for r in per.values()))
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--with-lite", action="store_true",
-                   help="also run milvus-lite 3.2.2 (installs it into --lite-venv)")
-    p.add_argument("--lite-venv", default=str(LITE_VENV))
-    p.add_argument("--out", default=str(DEFAULT_OUT),
-                   help=f"JSON result file (default {DEFAULT_OUT})")
+    p = driver_parser(__doc__, DEFAULT_OUT)
     p.add_argument("--rows", type=int, default=ROWS, help=f"rows per type (default {ROWS:,})")
     p.add_argument("--engines", default="", help="comma list subset of embedded,served,lite")
     p.add_argument("--types", default="", help=f"comma list subset of {','.join(TYPES)}")
