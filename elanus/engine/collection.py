@@ -211,8 +211,11 @@ class Collection:
             raise PartitionNotFound(name, self.name)
         return found
 
-    def slot_partitions(self) -> list[int]:
-        """Partition ids of a partition-key collection's hidden partitions, by slot."""
+    def partition_ids(self, names: Sequence[str] = ()) -> list[int]:
+        """Ids of the named partitions, or (none named) of every partition in creation order,
+        which for a partition-key collection is its hidden partitions by slot."""
+        if names:
+            return [self.partition(name).id for name in names]
         return [p.id for p in self.partitions.values()]
 
     def index_on(self, field: str) -> IndexSpec | None:
@@ -268,7 +271,7 @@ class Collection:
             return
         table = conform(record.table, self.schema)  # logged under an older schema, maybe
         if record.partition_id:
-            if all(p.id != record.partition_id for p in self.partitions.values()):
+            if record.partition_id not in self.partition_ids():
                 return  # replayed after its partition was dropped
             groups = [(record.partition_id, table)]
         else:
@@ -276,7 +279,7 @@ class Collection:
             if key is None:
                 raise Corruption(f"collection {self.id}", "an insert routed by partition key, "
                                  "but the collection has no partition key")
-            by_slot = self.slot_partitions()
+            by_slot = self.partition_ids()
             slot_of_row = routing.slots(table.column(key.name), len(by_slot))
             groups = [(by_slot[slot], table.take(pa.array(rows)))
                       for slot, rows in routing.split(slot_of_row)]
@@ -366,7 +369,7 @@ class Collection:
             if self.dropped:
                 self._discard(commit.add)
                 return []
-            live = {p.id for p in self.partitions.values()}
+            live = set(self.partition_ids())
             orphans = [f for f in commit.add if f.kind == "segment" and f.partition_id not in live]
             self._discard(orphans)  # segments of partitions dropped meanwhile
             commit.add = [f for f in commit.add if f not in orphans]
@@ -448,8 +451,7 @@ class Collection:
         """Open the sealed segments of these partitions (None: all), their indexes and delete
         logs; partitions already loaded stay as they are."""
         with self.lock:
-            wanted = set(partition_ids) if partition_ids is not None else \
-                {p.id for p in self.partitions.values()}
+            wanted = set(partition_ids if partition_ids is not None else self.partition_ids())
             wanted -= self.loaded_partitions
             if not wanted:
                 return
@@ -513,7 +515,7 @@ class Collection:
                 raise CollectionNotLoaded(self.id, operation)
             chosen = self.loaded_partitions
             if partitions:
-                chosen = {self.partition(name).id for name in partitions}
+                chosen = set(self.partition_ids(partitions))
                 missing = sorted(chosen - self.loaded_partitions)
                 if missing:
                     raise PartitionNotLoaded(missing[0], operation)

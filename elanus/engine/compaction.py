@@ -194,8 +194,7 @@ def _execute(collection: Collection, plan: Plan, sources: dict[int, SealedSegmen
                                      collection._read(key, info.size, info.checksum), key))
     engine.fault("compaction:before-commit")
     with collection.lock:
-        if collection.dropped or all(p.id != partition_id
-                                     for p in collection.partitions.values()):
+        if collection.dropped or partition_id not in collection.partition_ids():
             collection._discard(commit.add)  # collection or partition dropped meanwhile
             return
         replaced = {f.key for f in collection.files

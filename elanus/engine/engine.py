@@ -710,7 +710,7 @@ class Engine:
             raise UnexpectedError(f"there is no vector index on field: [{' '.join(bare)}], "
                                   "please create index firstly")
         with c.lock:
-            ids = [c.partition(p).id for p in partitions] or [p.id for p in c.partitions.values()]
+            ids = c.partition_ids(partitions)
             c.load(ids)
             if not partitions:
                 c.load_all = True
@@ -726,7 +726,7 @@ class Engine:
         if partitions and c.partition_key is not None:
             raise UnexpectedError("disable release partitions if partition key mode is used")
         with c.lock:
-            ids = [c.partition(p).id for p in partitions] or [p.id for p in c.partitions.values()]
+            ids = c.partition_ids(partitions)
             c.release(ids)
             c.load_all = False
             self.catalog.set_partitions_loaded(c.id, dict.fromkeys(ids, False), False)
@@ -737,7 +737,7 @@ class Engine:
         with c.lock:
             if not partitions:
                 return c.loaded
-            return all(c.partition(p).id in c.loaded_partitions for p in partitions)
+            return set(c.partition_ids(partitions)) <= c.loaded_partitions
 
     # -- writes ----------------------------------------------------------------------------
 

@@ -105,6 +105,6 @@ def read_snapshot(collection: Collection, operation: str, flt: Filter | None,
     pinned = pinned_values(flt.plan, key.name) if key is not None and flt is not None else None
     if key is None or pinned is None:
         return snap
-    slots = collection.slot_partitions()
+    slots = collection.partition_ids()
     keep = {slots[s] for s in routing.slots_of(pinned, key.arrow_type, len(slots))}
     return replace(snap, views=[v for v in snap.views if v.segment.partition_id in keep])

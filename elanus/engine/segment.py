@@ -24,15 +24,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from elanus.engine.rows import conform
+from elanus.index.factory import SearchBase
 from elanus.index.vector import VectorIndex, normalized
 from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema, DataType, FieldSchema
-from elanus.schema.vectors import SparseRows, decode_dense, fixed_rows, sparse_rows, vector_view
+from elanus.schema.vectors import decode_dense, fixed_rows, sparse_rows, vector_view
 
 Mask = npt.NDArray[np.bool_]
 Stamps = npt.NDArray[np.uint64]
 NEVER = np.iinfo(np.uint64).max  # the delete timestamp of a row no tombstone has deleted
 MAX_CHUNKS = 32  # a growing segment merges its insert batches past this many
-SearchBase = npt.NDArray[np.float32] | npt.NDArray[np.uint8] | SparseRows
 
 
 def search_base(column: pa.ChunkedArray | pa.Array, f: FieldSchema) -> SearchBase:

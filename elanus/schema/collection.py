@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import pyarrow as pa
@@ -106,6 +107,11 @@ class CollectionSchema:
 
     def arrow_schema(self) -> pa.Schema:
         """Columns of a stored segment: every field, the dynamic field, the row timestamp."""
+        return self._arrow_schema
+
+    @cached_property
+    def _arrow_schema(self) -> pa.Schema:
+        # Built once per schema value: every insert conforms its rows against it.
         cols = [pa.field(f.name, f.arrow_type, nullable=True) for f in self.fields]
         if self.enable_dynamic_field:
             cols.append(pa.field(DYNAMIC_FIELD, pa.large_binary(), nullable=True))

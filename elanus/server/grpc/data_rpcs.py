@@ -11,7 +11,7 @@ from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from elanus.engine.engine import Engine
 from elanus.engine.requests import QueryRequest, QueryResult, SearchRequest, SearchResult
 from elanus.errors import InvalidArgument, Unsupported
-from elanus.schema import DataType, FieldSchema, timestamps
+from elanus.schema import CollectionSchema, DataType, FieldSchema, timestamps
 from elanus.schema.vectors import SparseRows, check_sparse, decode_dense, encode_dense
 from elanus.server.grpc.data_codec import (
     decode_columns,
@@ -148,7 +148,8 @@ def search(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.SearchResults:
         if key in params:
             raise Unsupported(f"{what} is not supported by this elanus build yet")
     db = db_name(req, ctx)
-    schema = engine.collection(db, req.collection_name).schema
+    collection = engine.collection(db, req.collection_name)
+    schema = collection.schema
     anns_field = sp.get("anns_field", "")
     vectors = schema.vector_fields
     field = schema.field(anns_field) if anns_field else (vectors[0] if len(vectors) == 1
@@ -164,12 +165,12 @@ def search(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.SearchResults:
     )
     hits = engine.search(request)
     return milvus_pb2.SearchResults(status=OK, collection_name=req.collection_name,
-                                    results=_encode_hits(engine, request, hits,
-                                                         _timezone(engine, request, sp)),
+                                    results=_encode_hits(schema, request, hits,
+                                                         _timezone(collection.timezone, sp)),
                                     session_ts=hits.read_ts)
 
 
-def _timezone(engine: Engine, req: SearchRequest | QueryRequest, params: dict[str, str]) -> str:
+def _timezone(collection_timezone: str, params: dict[str, str]) -> str:
     """The time zone results show TIMESTAMPTZ values in: the request's, else the collection's."""
     chosen = params.get("timezone", "").strip('"')
     if chosen:
@@ -178,12 +179,11 @@ def _timezone(engine: Engine, req: SearchRequest | QueryRequest, params: dict[st
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
         return chosen
-    return engine.collection(req.db, req.collection).timezone
+    return collection_timezone
 
 
-def _encode_hits(engine: Engine, req: SearchRequest, hits: SearchResult,
+def _encode_hits(schema: CollectionSchema, req: SearchRequest, hits: SearchResult,
                  timezone: str) -> schema_pb2.SearchResultData:
-    schema = engine.collection(req.db, req.collection).schema
     out = schema_pb2.SearchResultData(
         num_queries=len(hits.topks), top_k=req.limit, topks=hits.topks,
         output_fields=list(hits.output_fields), primary_field_name=hits.primary_field)
@@ -205,12 +205,12 @@ def query(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.QueryResults:
         offset=_int(qp, "offset", 0), filter_params=_template_params(req.expr_template_values),
         partition_names=tuple(req.partition_names))
     result = engine.query(request)
-    return _encode_rows(engine, request, result, _timezone(engine, request, qp))
+    collection = engine.collection(request.db, request.collection)
+    return _encode_rows(collection.schema, request, result, _timezone(collection.timezone, qp))
 
 
-def _encode_rows(engine: Engine, req: QueryRequest, result: QueryResult,
+def _encode_rows(schema: CollectionSchema, req: QueryRequest, result: QueryResult,
                  timezone: str) -> milvus_pb2.QueryResults:
-    schema = engine.collection(req.db, req.collection).schema
     out = milvus_pb2.QueryResults(status=OK, collection_name=req.collection,
                                   output_fields=list(result.output_fields),
                                   primary_field_name=schema.primary.name,
