@@ -110,6 +110,16 @@ class CollectionLoaded(ElanusError):
         super().__init__(f"{detail}: collection already loaded[collection={collection}]")
 
 
+class SchemaMismatch(ElanusError):
+    """A write prepared against an older version of the collection's schema; pymilvus refreshes
+    its cached schema and retries on this error."""
+
+    code = 109  # merr.ErrCollectionSchemaMismatch
+
+    def __init__(self, collection: str) -> None:
+        super().__init__(f"collection schema mismatch[collection={collection}]")
+
+
 class CollectionAlreadyExists(AlreadyExists):
     code = 65535
 

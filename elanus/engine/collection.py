@@ -37,6 +37,7 @@ from elanus.errors import (
     InvalidArgument,
     PartitionNotFound,
     PartitionNotLoaded,
+    SchemaMismatch,
     UnexpectedError,
 )
 from elanus.index.vector import IndexSpec
@@ -159,9 +160,12 @@ class Collection:
     def __init__(self, engine: Engine, cid: int, db: str, schema: CollectionSchema,
                  created_ts: int, consistency_level: int, num_shards: int,
                  properties: dict[str, str], checkpoint_lsn: int,
-                 partitions: list[PartitionRecord], load_all: bool = False) -> None:
+                 partitions: list[PartitionRecord], load_all: bool = False,
+                 schema_ts: int = 0) -> None:
         self.engine = engine
         self.id, self.db, self.schema = cid, db, schema
+        # The schema's version: the timestamp of its last change (Milvus's update_timestamp).
+        self.schema_ts = schema_ts or created_ts
         self.created_ts, self.consistency_level = created_ts, consistency_level
         self.num_shards, self.properties = num_shards, properties
         self.checkpoint_lsn = checkpoint_lsn
@@ -224,10 +228,14 @@ class Collection:
     # -- writes ----------------------------------------------------------------------------
 
     def insert(self, columns: dict[str, pa.Array], num_rows: int, upsert: bool = False,
-               partition: str = "") -> tuple[pa.Table, int]:
-        """Validate, log and apply rows; returns (rows as stored, timestamp)."""
+               partition: str = "", schema_ts: int = 0) -> tuple[pa.Table, int]:
+        """Validate, log and apply rows; returns (rows as stored, timestamp). A client that
+        names the schema version it prepared the rows for (`schema_ts`) must name the current
+        one."""
         with self.lock:
             self.check_live()
+            if schema_ts and schema_ts != self.schema_ts:
+                raise SchemaMismatch(self.name)
             partition_id = self._target(partition)
             ts = self.engine.tso.allocate()
             table = prepare_rows(self.schema, columns, num_rows, ts, self.engine.tso.allocate,
@@ -409,11 +417,11 @@ class Collection:
             self.growing = Generation()
         return garbage
 
-    def evolve(self, schema: CollectionSchema) -> None:
-        """Adopt a changed schema (a field added, the dynamic field enabled, a length raised):
-        stored rows read the added columns as their defaults. Caller holds the lock and has
-        committed the schema to the catalog."""
-        self.schema = schema
+    def evolve(self, schema: CollectionSchema, ts: int) -> None:
+        """Adopt a changed schema (a field added, the dynamic field enabled, a length raised),
+        version `ts`: stored rows read the added columns as their defaults. Caller holds the
+        lock and has committed the schema to the catalog."""
+        self.schema, self.schema_ts = schema, ts
         for seg in self._all_segments():
             seg.set_schema(schema)
 

@@ -87,8 +87,9 @@ log = logging.getLogger(__name__)
 DEFAULT_DB = "default"
 FAULT_ENV = "ELANUS_FAULT"  # crash tests: the fault point at which to die
 FAULT_EXIT = 86
-TSO_LIMIT = "tso_limit"
-MAX_DATABASES = 64  # Milvus's rootCoord.maxDatabaseNum  # the catalog key of the timestamp oracle's durable limit
+TSO_LIMIT = "tso_limit"  # the catalog key of the timestamp oracle's durable limit
+MAX_DATABASES = 64  # Milvus's rootCoord.maxDatabaseNum
+SCHEMA_TS_KEY = "update_ts"  # in a collection's stored schema: the version of the schema
 MAINTENANCE_SECONDS = 60.0
 SEAL_IDLE_SECONDS = 600.0  # a growing segment older than this seals even when small
 CONSISTENCY_BOUNDED = 2
@@ -143,7 +144,8 @@ class Engine:
             c = Collection(self, rec.id, rec.db, CollectionSchema.from_dict(rec.schema),
                            rec.created_ts, rec.consistency_level, rec.num_shards,
                            rec.properties, rec.checkpoint_lsn, partitions.get(rec.id, []),
-                           load_all=rec.loaded)
+                           load_all=rec.loaded,
+                           schema_ts=rec.schema.get(SCHEMA_TS_KEY, rec.created_ts))
             by_id[rec.id] = c
             self._collections[(rec.db, c.name)] = c
         for ix in self.catalog.indexes():
@@ -413,7 +415,8 @@ class Engine:
                                       "collection before rename")
             with c.lock:
                 schema = replace(c.schema, name=new)
-                self.catalog.rename_collection(c.id, new_db, new, schema.to_dict())
+                self.catalog.rename_collection(c.id, new_db, new,
+                                               _schema_record(schema, c.schema_ts))
                 c.schema, c.db = schema, new_db
                 for seg in c.sealed.values():
                     seg.schema = schema
@@ -492,7 +495,7 @@ class Engine:
             partitions = tuple(c.partitions)
         return CollectionInfo(c.id, c.db, c.name, c.schema, c.created_ts, c.consistency_level,
                               c.num_shards, dict(c.properties), partitions,
-                              tuple(self.list_aliases(c.db, c.name)))
+                              tuple(self.list_aliases(c.db, c.name)), c.schema_ts)
 
     # -- partitions ------------------------------------------------------------------------
 
@@ -593,10 +596,12 @@ class Engine:
             self._evolve(c, replace(c.schema, enable_dynamic_field=True))
 
     def _evolve(self, c: Collection, schema: CollectionSchema) -> None:
-        """Commit a changed schema, then apply it to the live collection. Holds c.lock."""
+        """Commit a changed schema under a new version timestamp, then apply it to the live
+        collection. Holds c.lock."""
         c.check_live()
-        self.catalog.set_schema(c.id, schema.to_dict())
-        c.evolve(schema)
+        ts = self.tso.allocate()
+        self.catalog.set_schema(c.id, _schema_record(schema, ts))
+        c.evolve(schema, ts)
 
     def add_field(self, db: str, name: str, field: FieldSchema) -> None:
         """add_collection_field: a nullable field that existing rows read as its default."""
@@ -742,11 +747,12 @@ class Engine:
     # -- writes ----------------------------------------------------------------------------
 
     def insert(self, db: str, name: str, columns: dict[str, pa.Array], num_rows: int,
-               upsert: bool = False, partition: str = "") -> MutationResult:
+               upsert: bool = False, partition: str = "", schema_ts: int = 0) -> MutationResult:
         c = self.collection(db, name)
         if num_rows <= 0:
             raise InvalidArgument("the number of rows to insert must be positive")
-        table, ts = c.insert(columns, num_rows, upsert=upsert, partition=partition)
+        table, ts = c.insert(columns, num_rows, upsert=upsert, partition=partition,
+                             schema_ts=schema_ts)
         ids = table.column(c.schema.primary.name).combine_chunks()
         if upsert:
             return MutationResult(ids, upsert_count=num_rows, timestamp=ts)
@@ -825,3 +831,7 @@ class Engine:
     def collection_stats(self, db: str, name: str) -> CollectionStats:
         return CollectionStats(self.collection(db, name).num_rows())
 
+
+def _schema_record(schema: CollectionSchema, ts: int) -> dict[str, object]:
+    """A schema as the catalog stores it, with its version timestamp."""
+    return {**schema.to_dict(), SCHEMA_TS_KEY: ts}

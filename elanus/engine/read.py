@@ -24,6 +24,7 @@ from elanus.engine.requests import QueryRequest, QueryResult, SearchRequest, Sea
 from elanus.engine.segment import SegmentView
 from elanus.errors import FieldNotFound, FilterInvalid, InvalidArgument, MetricTypeMismatch
 from elanus.expr import Filter, compile_filter, plan
+from elanus.expr.columns import validity
 from elanus.index.factory import exact, prepare_queries
 from elanus.index.registry import default_metric
 from elanus.index.vector import larger_is_closer
@@ -111,6 +112,9 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
     snap = read_snapshot(collection, "search", flt, req.partition_names)
     views = snap.views
     masks = _masks(snap, flt)
+    if field.nullable:  # rows without a vector are never hits
+        masks = [m & validity(v.table.column(field.name)) if v.num_rows else m
+                 for v, m in zip(views, masks)]
     cosine = metric == "COSINE"
     prepared = prepare_queries(queries, metric)
     k = req.offset + req.limit

@@ -109,6 +109,7 @@ class CollectionInfo:
     properties: dict[str, str]
     partitions: tuple[str, ...]
     aliases: tuple[str, ...] = ()
+    schema_ts: int = 0  # the timestamp of the schema's last change
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from elanus.schema import (
     CollectionSchema,
     DataType,
     FieldSchema,
+    geometry,
     timestamps,
     vector_row_bytes,
 )
@@ -109,9 +110,11 @@ def _column(f: FieldSchema, col: pa.Array | None, n: int,
             default = f.default_value
             if f.dtype == DataType.TIMESTAMPTZ:
                 return pa.repeat(timestamps.parse(pa.array([default]), timezone)[0], n)
+            if f.dtype == DataType.GEOMETRY:
+                return pa.repeat(geometry.parse(pa.array([default]))[0], n)
             return pa.repeat(pa.scalar(default, type=target), n)
         if f.nullable:
-            return pa.nulls(n, type=target)
+            return _null_vectors(f, n) if f.dtype.is_vector else pa.nulls(n, type=target)
         raise DataInvalid(f"Insert missed an field `{f.name}` to collection without set "
                           "nullable==true or set default_value")
     if col.null_count:
@@ -124,6 +127,11 @@ def _column(f: FieldSchema, col: pa.Array | None, n: int,
     if f.dtype == DataType.TIMESTAMPTZ and not pa.types.is_timestamp(col.type):
         try:
             return timestamps.parse(col, timezone)
+        except ValueError as exc:
+            raise DataInvalid(f"field {f.name}: {exc}") from None
+    if f.dtype == DataType.GEOMETRY:
+        try:
+            return geometry.parse(col)
         except ValueError as exc:
             raise DataInvalid(f"field {f.name}: {exc}") from None
     try:
@@ -152,9 +160,35 @@ def _check_lengths(f: FieldSchema, col: pa.Array) -> None:
                           f"{row}, length: {int(lengths[row])}, max length: {f.max_length}")
 
 
+def _null_vectors(f: FieldSchema, n: int) -> pa.Array:
+    """`n` null rows of a nullable vector field, zeros underneath."""
+    if f.dtype == DataType.SPARSE_FLOAT_VECTOR:
+        return pa.nulls(n, f.arrow_type)
+    return _zero_nulls(pa.nulls(n, f.arrow_type))
+
+
+def _zero_nulls(col: pa.Array) -> pa.Array:
+    """A dense vector column whose null rows hold zeros, the validity bitmap still marking
+    them null: numpy views of the column (search, index builds) never read NaN or stale
+    bytes there, and search skips those rows by the bitmap."""
+    valid = col.is_valid().to_numpy(zero_copy_only=False).astype(np.bool_)
+    kept = col.filter(pa.array(valid))
+    if pa.types.is_fixed_size_list(col.type):
+        dim = col.type.list_size
+        values = np.zeros((len(col), dim), np.float32)
+        values[valid] = vector_view(kept, dim)
+        return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), dim,
+                                                 mask=pa.array(~valid))
+    raw = np.zeros((len(col), col.type.byte_width), np.uint8)
+    raw[valid] = fixed_rows(kept)
+    return _fixed_binary(raw, col.type, pa.array(valid).buffers()[1])
+
+
 def _vector_column(f: FieldSchema, col: pa.Array) -> pa.Array:
     if f.dtype == DataType.SPARSE_FLOAT_VECTOR:
         return _sparse_column(f, col)
+    if col.null_count:
+        col = _zero_nulls(col)
     if pa.types.is_fixed_size_list(col.type):
         if col.type.list_size != f.dim:
             raise DataInvalid(f"the dim ({col.type.list_size}) of field data({f.name}) is not "
@@ -173,7 +207,7 @@ def _vector_column(f: FieldSchema, col: pa.Array) -> pa.Array:
             raw = encode_dense(values, f.dtype)
         except ValueError as exc:
             raise DataInvalid(f"field {f.name}: {exc}") from None
-        return _fixed_binary(raw, f.arrow_type)
+        return _fixed_binary(raw, f.arrow_type, col.buffers()[0] if col.null_count else None)
     if not pa.types.is_fixed_size_binary(col.type):
         raise DataInvalid(f"the data type of field {f.name} does not match: expected "
                           f"{f.dtype.milvus_name}, got {col.type}")
@@ -191,10 +225,12 @@ def _vector_column(f: FieldSchema, col: pa.Array) -> pa.Array:
     return col
 
 
-def _fixed_binary(raw: np.ndarray, target: pa.DataType) -> pa.Array:
-    """A fixed-size binary array over the bytes of `raw` (rows x width), without copying."""
+def _fixed_binary(raw: np.ndarray, target: pa.DataType, bitmap: pa.Buffer | None = None
+                  ) -> pa.Array:
+    """A fixed-size binary array over the bytes of `raw` (rows x width), without copying;
+    `bitmap` marks its null rows."""
     buffer = pa.py_buffer(np.ascontiguousarray(raw))
-    return pa.Array.from_buffers(target, len(raw), [None, buffer])
+    return pa.Array.from_buffers(target, len(raw), [bitmap, buffer])
 
 
 def _sparse_column(f: FieldSchema, col: pa.Array) -> pa.Array:
@@ -202,7 +238,7 @@ def _sparse_column(f: FieldSchema, col: pa.Array) -> pa.Array:
         raise DataInvalid(f"the data type of field {f.name} does not match: expected "
                           f"SparseFloatVector, got {col.type}")
     col = col.cast(pa.large_binary())
-    lengths = pc.binary_length(col).to_numpy(zero_copy_only=False)
+    lengths = pc.binary_length(col).fill_null(0).to_numpy(zero_copy_only=False)
     if len(lengths) and (lengths % 8).any():
         raise DataInvalid(f"invalid sparse float vector data of field {f.name}: a row is not "
                           "a whole number of (index, value) pairs")

@@ -21,7 +21,7 @@ from elanus.expr import nodes as syn
 from elanus.expr import plan
 from elanus.expr.folding import INT64_MAX, INT64_MIN, fold_arith, fold_compare
 from elanus.expr.plan import Predicate, Scalar, Source, distinct, source_column, source_type
-from elanus.schema import DYNAMIC_FIELD, CollectionSchema, DataType
+from elanus.schema import DYNAMIC_FIELD, CollectionSchema, DataType, geometry
 
 _SCALAR_TYPES: dict[DataType, plan.ScalarType] = {
     DataType.BOOL: "bool", DataType.INT8: "int", DataType.INT16: "int", DataType.INT32: "int",
@@ -31,6 +31,9 @@ _SCALAR_TYPES: dict[DataType, plan.ScalarType] = {
 }
 MAX_ARITH_DEPTH = 32  # operators applied to one field; Milvus itself takes one
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+# Geometry operators and their argument counts (field, WKT literal, distance in meters).
+_SPATIAL = {"st_equals": 2, "st_contains": 2, "st_crosses": 2, "st_intersects": 2,
+            "st_overlaps": 2, "st_touches": 2, "st_within": 2, "st_dwithin": 3, "st_isvalid": 1}
 _CONTAINS = {"json_contains": "one", "array_contains": "one", "json_contains_all": "all",
              "array_contains_all": "all", "json_contains_any": "any", "array_contains_any": "any"}
 
@@ -189,6 +192,10 @@ class _Binder:
     def is_null(self, node: syn.IsNull) -> Predicate:
         if not isinstance(node.operand, (syn.Name, syn.Path)):
             raise self.fail("is null applies only to a field", node.operand)
+        f = self.schema.field(node.operand.name)
+        if isinstance(node.operand, syn.Name) and f is not None and \
+                f.dtype == DataType.GEOMETRY:
+            return plan.IsNull(f.name, node.negated)
         source = self.field(node.operand)
         return plan.IsNull(source_column(source), node.negated)
 
@@ -200,6 +207,8 @@ class _Binder:
         return plan.Exists(source)
 
     def call(self, node: syn.Call) -> _Bound:
+        if node.name in _SPATIAL:
+            return self.spatial(node)
         if node.name == "array_length":
             if len(node.args) != 1:
                 raise self.fail("array_length takes one argument", node)
@@ -229,6 +238,47 @@ class _Binder:
         if isinstance(source, plan.ArrayValue):
             values = tuple(self.element(source, v, node.args[1]) for v in values)
         return plan.Contains(source, values, "all" if mode == "all" else "any")
+
+    def spatial(self, node: syn.Call) -> Predicate:
+        """ST_<op>(field, 'wkt'), ST_DWITHIN(field, 'wkt', meters), ST_ISVALID(field)."""
+        op = node.name[3:]
+        arity = _SPATIAL[node.name]
+        if len(node.args) != arity:
+            raise self.fail(f"{node.name.upper()} takes {arity} argument"
+                            f"{'s' if arity > 1 else ''}", node)
+        target = node.args[0]
+        f = self.schema.field(target.name) if isinstance(target, syn.Name) else None
+        if f is None or f.dtype != DataType.GEOMETRY:
+            what = {1: "STIsValid", 2: "spatial", 3: "ST_DWITHIN"}[arity]
+            raise self.fail(f"{what} operation are only supported on geometry fields now, got: "
+                            f"{syn.to_text(target)}", target)
+        if arity == 1:
+            return plan.Spatial(op, f.name)
+        wkt = self.value(node.args[1])
+        if not (isinstance(wkt, _Const) and isinstance(wkt.value, str)):
+            raise self.fail(f"the geometry of {node.name.upper()} must be a WKT string",
+                            node.args[1])
+        try:
+            shape = geometry.literal(wkt.value)
+        except ValueError as exc:
+            raise self.fail(str(exc), node.args[1]) from None
+        if arity == 2:
+            return plan.Spatial(op, f.name, wkt.value)
+        if shape.geom_type != "Point":
+            raise self.fail("the geometry of ST_DWITHIN must be a POINT, got "
+                            f"{shape.geom_type.upper()}", node.args[1])
+        distance = self.value(node.args[2])
+        if not isinstance(distance, _Const):
+            raise self.fail("distance parameter must be a constant numeric value, got: "
+                            f"{syn.to_text(node.args[2])}", node.args[2])
+        if not _is_number(distance.value):
+            raise self.fail("distance parameter must be a numeric value (int or float), got: "
+                            f"{distance.value!r}", node.args[2])
+        meters = float(distance.value)
+        if not meters >= 0:
+            raise self.fail(f"distance parameter must be non-negative, got: {meters:f}",
+                            node.args[2])
+        return plan.Spatial(op, f.name, wkt.value, meters)
 
     def element(self, source: plan.ArrayValue, value: Scalar, node: syn.Node) -> Scalar:
         self.check_type(source.element, value, node)
@@ -318,6 +368,9 @@ class _Binder:
                 raise self.fail(f"array field {name} takes exactly one integer index", node)
             return plan.ArrayItem(name, element, keys[0])
         kind = _SCALAR_TYPES.get(f.dtype)
+        if f.dtype == DataType.GEOMETRY:
+            raise self.fail(f"geometry field {name} can be filtered only by the ST_ operators "
+                            "and IS NULL", node)
         if kind is None:
             raise self.fail(f"field {name} of type {f.dtype.milvus_name} cannot be filtered",
                             node)

@@ -5,7 +5,7 @@ nullable numeric columns into (values, validity) numpy pairs, and gives ARRAY co
 elements with their row numbers. A column the table lacks reads as all null, which is what a
 segment written before a field existed holds.
 
-Decoded JSON paths go to the caller's `cache` dict when one is given. Its keys name the column
+Decoded JSON paths and geometries go to the caller's `cache` dict when one is given. Its keys name the column
 by the addresses of its Arrow buffers (plus offsets and lengths), and its values keep the column
 alive, so an address cannot be reused while its entry exists. Sealed segments are immutable, so
 a cache kept per segment stays correct; a growing segment's snapshot of more rows is a new key.
@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from elanus.expr.jsonpath import JsonElements, JsonValues, decode_elements, decode_values
+from elanus.schema import geometry
 
 Mask = npt.NDArray[np.bool_]
 T = TypeVar("T")
@@ -144,15 +145,21 @@ class TableReader:
         assert isinstance(out, JsonElements)
         return out
 
+    def geometries(self, name: str) -> geometry.Geometries:
+        """A GEOMETRY column as shapely geometries (None for null rows)."""
+        out = self._decoded(name, (), "geometry")
+        assert isinstance(out, np.ndarray)
+        return out
+
     def _decoded(self, name: str, keys: tuple[str | int, ...], what: str) -> Any:
         arr = self.array(name)
         if arr is None:
             arr = pa.nulls(self.num_rows, pa.large_binary())
-        decode = decode_values if what == "values" else decode_elements
+        decode = _DECODERS[what]
         if self.cache is None:
             return decode(arr, keys)
         column = self.table.column(name) if name in self.table.column_names else arr
-        key = ("json", what, name, identity(column), keys)
+        key = (what, name, identity(column), keys)
         hit = self.cache.get(key)
         if hit is None:
             hit = (column, decode(arr, keys))  # the column pins the buffers the key names
@@ -160,7 +167,13 @@ class TableReader:
         return hit[1]
 
 
-def validity(arr: pa.Array) -> Mask:
+_DECODERS: dict[str, Callable[[pa.Array, tuple[str | int, ...]], Any]] = {
+    "values": decode_values, "elements": decode_elements,
+    "geometry": lambda arr, _keys: geometry.decode(arr),
+}
+
+
+def validity(arr: pa.Array | pa.ChunkedArray) -> Mask:
     if arr.null_count == 0:
         return np.ones(len(arr), np.bool_)
     if arr.type == pa.null():

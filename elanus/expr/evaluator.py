@@ -25,6 +25,7 @@ from elanus.expr import plan
 from elanus.expr.columns import Mask, TableReader, Values, plain, to_mask
 from elanus.expr.folding import COMPARE
 from elanus.expr.jsonpath import JsonValues, Kind
+from elanus.expr.spatial import relate
 
 _ARROW_COMPARE = {"==": pc.equal, "!=": pc.not_equal, "<": pc.less, "<=": pc.less_equal,
                   ">": pc.greater, ">=": pc.greater_equal}
@@ -81,6 +82,10 @@ class _Evaluator:
                 valid = self.reader.valid(src.column)
                 found = self.reader.json(src.column, src.pointer).kind != Kind.MISSING
                 return Result(found & valid, valid)
+            case plan.Spatial(op=op, column=column, wkt=wkt, distance=distance):
+                valid = self.reader.valid(column)
+                hit = relate(op, self.reader.geometries(column), wkt, distance)
+                return Result(hit & valid, valid)
             case plan.Not(operand=operand):
                 r = self.predicate(operand)
                 return Result(~r.value & r.valid, r.valid)

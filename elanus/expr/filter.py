@@ -40,8 +40,8 @@ class Filter:
                  ) -> npt.NDArray[np.bool_]:
         """The rows of `table` that pass, as a bool array of length table.num_rows.
 
-        `cache`, when given, memoizes decoded JSON paths by column identity; keep one dict per
-        immutable (sealed) segment to decode each path once across requests.
+        `cache`, when given, memoizes decoded JSON paths and geometries by column identity; keep
+        one dict per immutable (sealed) segment to decode each column once across requests.
         """
         return evaluate(self.plan, TableReader(table, cache))
 

@@ -138,6 +138,17 @@ class Exists:
 
 
 @dataclass(frozen=True)
+class Spatial:
+    """A geometry operator: ST_<op>(column, literal[, distance]), the column's geometry as A and
+    the literal (WKT) as B; `isvalid` takes no literal."""
+
+    op: str  # equals contains crosses intersects overlaps touches within dwithin isvalid
+    column: str
+    wkt: str = ""
+    distance: float = 0.0
+
+
+@dataclass(frozen=True)
 class Not:
     operand: Predicate
 
@@ -158,7 +169,7 @@ class Constant:
 
 
 Predicate = (Compare | CompareColumns | InSet | Like | ArrayEquals | Contains | IsNull | Exists
-             | Not | And | Or | Constant)
+             | Spatial | Not | And | Or | Constant)
 
 
 def distinct(values: Iterable[Scalar]) -> tuple[Scalar, ...]:
@@ -207,7 +218,7 @@ def predicate_columns(predicate: Predicate) -> frozenset[str]:
                 out.add(source_column(s))
             case CompareColumns(left=left, right=right):
                 out.update((left.column, right.column))
-            case IsNull(column=c):
+            case IsNull(column=c) | Spatial(column=c):
                 out.add(c)
             case Not(operand=p):
                 stack.append(p)

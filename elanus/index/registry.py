@@ -68,6 +68,7 @@ SCALAR_TYPES: dict[str, frozenset[DataType]] = {
     "TRIE": frozenset({DataType.VARCHAR}),
     "BITMAP": frozenset({DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32,
                          DataType.INT64, DataType.VARCHAR, DataType.ARRAY}),
+    "RTREE": frozenset({DataType.GEOMETRY}),
 }
 
 
@@ -123,6 +124,9 @@ def _scalar_spec(f: FieldSchema, index_name: str, index_type: str,
         raise Unsupported(f"scalar index type {index_type} is not supported by this elanus "
                           "build yet")
     if f.dtype not in allowed:
+        if index_type == "RTREE":
+            raise InvalidArgument("RTREE index can only be built on geometry field, got "
+                                  f"{f.dtype.milvus_name}")
         raise InvalidArgument(f"{index_type} are not supported on {f.dtype.milvus_name} field")
     params.pop("metric_type", None)
     return IndexSpec(index_name, f.name, index_type, "", params)

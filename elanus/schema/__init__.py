@@ -1,6 +1,6 @@
 """Data types, field and collection schemas, limits and validation."""
 
-from elanus.schema import timestamps
+from elanus.schema import geometry, timestamps
 from elanus.schema.collection import (
     DYNAMIC_FIELD,
     TIMESTAMP_COLUMN,
@@ -32,6 +32,7 @@ __all__ = [
     "FieldSchema",
     "altered_field",
     "arrow_type",
+    "geometry",
     "partition_names",
     "timestamps",
     "validate_added_field",

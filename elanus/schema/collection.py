@@ -21,7 +21,7 @@ from elanus.errors import (
     UnexpectedError,
     Unsupported,
 )
-from elanus.schema import timestamps
+from elanus.schema import geometry, timestamps
 from elanus.schema.types import (
     ARRAY_ELEMENT_TYPES,
     SUPPORTED_SCALARS,
@@ -282,15 +282,16 @@ def _validate_field(f: FieldSchema) -> None:
             raise Unsupported(f"vector type {f.dtype.milvus_name} of field {f.name} is not "
                               "supported by this elanus build yet")
         _validate_dim(f)
-        if f.nullable:
-            raise InvalidArgument(f"vector type not support null, field: {f.name}")
+        if f.default_value is not None:
+            raise InvalidArgument(f"vector type not support default value, field: {f.name}")
         return
     if f.dtype not in SUPPORTED_SCALARS:
         raise Unsupported(f"data type {f.dtype.milvus_name} of field {f.name} is not "
                           "supported by this elanus build yet")
-    if f.dtype == DataType.TIMESTAMPTZ and f.default_value is not None:
+    if f.default_value is not None and f.dtype in (DataType.TIMESTAMPTZ, DataType.GEOMETRY):
+        check = timestamps.literal if f.dtype == DataType.TIMESTAMPTZ else geometry.literal
         try:
-            timestamps.literal(str(f.default_value))
+            check(str(f.default_value))
         except ValueError as exc:
             raise InvalidArgument(f"invalid default value of field {f.name}: {exc}") from None
     if f.dtype == DataType.VARCHAR and not 0 < f.max_length <= MAX_VARCHAR_LENGTH:
@@ -338,9 +339,9 @@ def validate_added_field(schema: CollectionSchema, f: FieldSchema) -> Collection
         raise InvalidArgument(f"not support to add partition key field, field name  = {f.name}")
     if f.is_clustering_key and any(g.is_clustering_key for g in schema.fields):
         raise InvalidArgument(f"already has another clustering key field, field name: {f.name}")
-    if f.dtype.is_vector:
-        raise Unsupported(f"adding vector field {f.name} to an existing collection is not "
-                          "supported by this elanus build yet")
+    if f.dtype.is_vector and len(schema.vector_fields) >= MAX_VECTOR_FIELDS:
+        raise UnexpectedError(f"maximum vector field's number should be limited to "
+                              f"{MAX_VECTOR_FIELDS}")
     if not f.nullable:
         raise InvalidArgument(f"added field must be nullable, please check it, field name = "
                               f"{f.name}")

@@ -3,9 +3,10 @@
 The numeric values are Milvus's own (schema.proto DataType), so they cross the wire unchanged.
 Storage: scalars map to the matching Arrow primitive; VARCHAR to large_string; JSON to
 large_binary holding UTF-8 JSON text; ARRAY to a list of its element type; FLOAT_VECTOR to a
-fixed-size list of float32; TIMESTAMPTZ to timestamp[us, UTC]; FLOAT16, BFLOAT16 and INT8 vectors to fixed-size binary rows of their
-little-endian values; BINARY_VECTOR to fixed-size binary rows of dim/8 packed bytes;
-SPARSE_FLOAT_VECTOR to large_binary rows of (uint32 index, float32 value) pairs.
+fixed-size list of float32; TIMESTAMPTZ to timestamp[us, UTC]; GEOMETRY to large_binary holding
+WKB; FLOAT16, BFLOAT16 and INT8 vectors to fixed-size binary rows of their little-endian values;
+BINARY_VECTOR to fixed-size binary rows of dim/8 packed bytes; SPARSE_FLOAT_VECTOR to
+large_binary rows of (uint32 index, float32 value) pairs.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ _MILVUS_NAMES = {
 SUPPORTED_SCALARS = frozenset({
     DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64,
     DataType.FLOAT, DataType.DOUBLE, DataType.VARCHAR, DataType.JSON, DataType.ARRAY,
-    DataType.TIMESTAMPTZ,
+    DataType.TIMESTAMPTZ, DataType.GEOMETRY,
 })
 SUPPORTED_VECTORS = frozenset({DataType.FLOAT_VECTOR, DataType.FLOAT16_VECTOR,
                                DataType.BFLOAT16_VECTOR, DataType.INT8_VECTOR,
@@ -112,6 +113,7 @@ _SCALAR_ARROW: dict[DataType, pa.DataType] = {
     DataType.STRING: pa.large_string(),
     DataType.JSON: pa.large_binary(),
     DataType.TIMESTAMPTZ: pa.timestamp("us", tz="UTC"),
+    DataType.GEOMETRY: pa.large_binary(),  # WKB
 }
 
 

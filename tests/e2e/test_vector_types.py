@@ -160,3 +160,69 @@ def test_bad_vector_data_is_refused(milvus, name: str) -> None:
         milvus.insert(name, [{"id": 1, "v": [1e6] * DIM}])
     milvus.insert(name, [{"id": 1, "v": np.ones(DIM, np.float16)}])
     assert milvus.query(name, filter="id >= 0", output_fields=["count(*)"])[0]["count(*)"] == 1
+
+
+NULLABLE = [
+    (DataType.FLOAT_VECTOR, lambda i: [float(i), 1.0]),
+    (DataType.FLOAT16_VECTOR, lambda i: np.array([i, 1], np.float16)),
+    (DataType.BFLOAT16_VECTOR, lambda i: np.array([i, 1], ml_dtypes.bfloat16)),
+    (DataType.INT8_VECTOR, lambda i: np.array([i, 1], np.int8)),
+    (DataType.BINARY_VECTOR, lambda i: bytes([i])),
+    (DataType.SPARSE_FLOAT_VECTOR, lambda i: {0: float(i), 1: 1.0}),
+]
+
+
+@pytest.mark.parametrize("dtype, make", NULLABLE, ids=[d.name for d, _ in NULLABLE])
+def test_nullable_vectors_are_stored_returned_and_never_hit(milvus, name: str, dtype: DataType,
+                                                            make) -> None:  # type: ignore[no-untyped-def]
+    schema = milvus.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("dense", DataType.FLOAT_VECTOR, dim=2)
+    dim = {DataType.BINARY_VECTOR: 8, DataType.SPARSE_FLOAT_VECTOR: None}.get(dtype, 2)
+    schema.add_field("v", dtype, nullable=True, **({"dim": dim} if dim else {}))
+    params = milvus.prepare_index_params()
+    params.add_index("dense", metric_type="L2")
+    params.add_index("v")  # AUTOINDEX with the type's default metric
+    milvus.create_collection(name, schema=schema, index_params=params)
+    rows = [{"id": i, "dense": [i, 0], "v": make(i) if i % 3 else None} for i in range(1, 10)]
+    del rows[0]["v"]  # omitted: null as well
+    milvus.insert(name, rows)
+    for _ in range(2):  # growing, then sealed
+        got = {r["id"]: r["v"] for r in milvus.query(name, filter="id > 0", output_fields=["v"])}
+        assert [i for i, v in got.items() if v is None] == [1, 3, 6, 9]
+        hits = milvus.search(name, data=[make(5)], anns_field="v", limit=9, output_fields=["v"])
+        assert sorted(h["id"] for h in hits[0]) == [2, 4, 5, 7, 8]  # null rows are never hits
+        by_dense = milvus.search(name, data=[[3, 0]], anns_field="dense", limit=2,
+                                 output_fields=["v"])[0]
+        assert (by_dense[0]["id"], by_dense[0]["entity"]["v"]) == (3, None)
+        milvus.flush(name)
+    with pytest.raises(MilvusException, match="cannot be filtered"):
+        milvus.query(name, filter="v is null")
+
+
+def test_vector_field_added_to_populated_collection(milvus, name: str) -> None:
+    milvus.create_collection(name, dimension=2)
+    milvus.insert(name, [{"id": i, "vector": [i, 1]} for i in range(6)])
+    milvus.flush(name)
+    with pytest.raises(MilvusException, match="(?i)nullable"):  # pymilvus 3 refuses it first
+        milvus.add_collection_field(name, "extra", DataType.FLOAT_VECTOR, dim=3)
+    milvus.release_collection(name)
+    milvus.add_collection_field(name, "extra", DataType.FLOAT_VECTOR, dim=3, nullable=True)
+    with pytest.raises(MilvusException, match="there is no vector index on field: \\[extra\\]"):
+        milvus.load_collection(name)
+    params = milvus.prepare_index_params()
+    params.add_index("extra", metric_type="COSINE", index_type="HNSW")
+    milvus.create_index(name, params)
+    milvus.load_collection(name)
+    milvus.upsert(name, [{"id": 4, "vector": [4, 1], "extra": [1, 2, 3]},
+                         {"id": 9, "vector": [9, 1], "extra": [3, 2, 1]}])
+    hits = milvus.search(name, data=[[1, 2, 3]], anns_field="extra", limit=10,
+                         output_fields=["extra"])[0]
+    assert [h["id"] for h in hits] == [4, 9]  # the old rows have no vector yet
+    assert hits[0]["entity"]["extra"] == pytest.approx([1, 2, 3])
+    rows = milvus.query(name, filter="id < 4", output_fields=["extra"])
+    assert [r["extra"] for r in rows] == [None] * 4
+    for field in ("f3", "f4"):
+        milvus.add_collection_field(name, field, DataType.FLOAT_VECTOR, dim=2, nullable=True)
+    with pytest.raises(MilvusException, match="maximum vector field's number should be limited"):
+        milvus.add_collection_field(name, "f5", DataType.FLOAT_VECTOR, dim=2, nullable=True)

@@ -74,3 +74,42 @@ def test_unknown_database_is_code_800(servicer: MilvusServicer) -> None:
     reply = servicer.ShowCollections(milvus_pb2.ShowCollectionsRequest(db_name="other"), _Ctx())
     assert reply.status.code == 800
     assert reply.status.reason == "database not found[database=other]"
+
+
+def test_write_against_an_old_schema_version_is_a_schema_mismatch(
+        servicer: MilvusServicer) -> None:
+    from pymilvus.grpc_gen import schema_pb2
+
+    from elanus.schema import DataType, FieldSchema
+
+    engine = servicer.engine
+    schema = schema_pb2.CollectionSchema(name="versions", fields=[
+        schema_pb2.FieldSchema(name="id", data_type=DataType.INT64, is_primary_key=True),
+        schema_pb2.FieldSchema(name="v", data_type=DataType.FLOAT_VECTOR,
+                               type_params=[common_pb2.KeyValuePair(key="dim", value="2")])])
+    status = servicer.CreateCollection(milvus_pb2.CreateCollectionRequest(
+        collection_name="versions", schema=schema.SerializeToString()), _Ctx())
+    assert status.code == 0
+
+    def described() -> int:
+        return servicer.DescribeCollection(milvus_pb2.DescribeCollectionRequest(
+            collection_name="versions"), _Ctx()).update_timestamp
+
+    def insert(schema_ts: int) -> common_pb2.Status:
+        ids = schema_pb2.FieldData(type=DataType.INT64, field_name="id")
+        ids.scalars.long_data.data.append(1)
+        vec = schema_pb2.FieldData(type=DataType.FLOAT_VECTOR, field_name="v")
+        vec.vectors.dim = 2
+        vec.vectors.float_vector.data.extend([0.5, 0.5])
+        return servicer.Insert(milvus_pb2.InsertRequest(
+            collection_name="versions", fields_data=[ids, vec], num_rows=1,
+            schema_timestamp=schema_ts), _Ctx()).status
+
+    first = described()
+    assert first > 0 and insert(first).code == 0 and insert(0).code == 0
+    engine.add_field("default", "versions", FieldSchema("n", DataType.INT64, nullable=True))
+    assert described() > first
+    stale = insert(first)
+    assert (stale.code, stale.error_code) == (109, common_pb2.SchemaMismatch)
+    assert stale.reason == "collection schema mismatch[collection=versions]"
+    assert insert(described()).code == 0

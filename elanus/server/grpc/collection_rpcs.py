@@ -60,7 +60,7 @@ def describe_collection(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.Descri
                                for i in range(info.num_shards)],
         physical_channel_names=[f"by-dev-rootcoord-dml_{i}" for i in range(info.num_shards)],
         properties=[common_pb2.KeyValuePair(key=k, value=v) for k, v in info.properties.items()],
-        aliases=list(info.aliases),
+        aliases=list(info.aliases), update_timestamp=info.schema_ts,
     )
 
 

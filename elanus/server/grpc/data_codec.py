@@ -23,6 +23,7 @@ from elanus.schema import (
     DataType,
     FieldSchema,
     arrow_type,
+    geometry,
     timestamps,
     vector_row_bytes,
 )
@@ -35,6 +36,7 @@ _SCALAR_MEMBER = {
     DataType.DOUBLE: "double_data", DataType.VARCHAR: "string_data",
     DataType.STRING: "string_data", DataType.JSON: "json_data", DataType.ARRAY: "array_data",
     DataType.TIMESTAMPTZ: "string_data",  # ISO 8601 text both ways, as pymilvus sends and reads
+    DataType.GEOMETRY: "geometry_wkt_data",  # WKT text both ways; WKB (geometry_data) also read
 }
 
 
@@ -86,11 +88,14 @@ def decode_column(fd: schema_pb2.FieldData, f: FieldSchema | None, num_rows: int
     when a client sends float values for a float16, bfloat16 or int8 field), other vectors as
     their stored bytes, scalars as their storage type."""
     dtype = DataType(fd.type)
-    if dtype.is_vector:
-        return _decode_vectors(fd, f, dtype)
+    if dtype.is_vector:  # a nullable field's vectors come only for its valid rows
+        return _with_validity(_decode_vectors(fd, f, dtype), list(fd.valid_data), num_rows,
+                              fd.field_name)
     member = _SCALAR_MEMBER.get(dtype)
     if member is None:
         raise Unsupported(f"data type {dtype.milvus_name} is not supported by this elanus build yet")
+    if dtype == DataType.GEOMETRY and fd.scalars.WhichOneof("data") == "geometry_data":
+        member = "geometry_data"
     scalars = getattr(fd.scalars, member)
     valid = list(fd.valid_data)
     if dtype == DataType.ARRAY:
@@ -99,6 +104,8 @@ def decode_column(fd: schema_pb2.FieldData, f: FieldSchema | None, num_rows: int
         arr = pa.array(lists, type=arrow_type(DataType.ARRAY, element_type=element))
     elif dtype in (DataType.FLOAT, DataType.DOUBLE):
         arr = pa.array(packed_floats(scalars, np.float32 if dtype == DataType.FLOAT else np.float64))
+    elif member == "geometry_data":
+        arr = pa.array(list(scalars.data), type=pa.large_binary())
     else:
         arr = pa.array(list(scalars.data), type=_wire_type(dtype))
     return _with_validity(arr, valid, num_rows, fd.field_name)
@@ -135,7 +142,7 @@ def _decode_vectors(fd: schema_pb2.FieldData, f: FieldSchema | None, dtype: Data
 def _wire_type(dtype: DataType) -> pa.DataType:
     if dtype in (DataType.INT8, DataType.INT16, DataType.INT32):
         return pa.int32()
-    if dtype == DataType.TIMESTAMPTZ:
+    if dtype in (DataType.TIMESTAMPTZ, DataType.GEOMETRY):
         return pa.large_string()
     return arrow_type(dtype)
 
@@ -186,12 +193,18 @@ def encode_column(name: str, f: FieldSchema | None, col: pa.Array | pa.ChunkedAr
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     if f is not None and f.dtype == DataType.TIMESTAMPTZ:
         arr = timestamps.render(arr, timezone)
+    elif f is not None and f.dtype == DataType.GEOMETRY:
+        arr = geometry.render(arr)
     if f is None:  # the dynamic field
         fd = schema_pb2.FieldData(type=DataType.JSON, field_name=name, is_dynamic=True)
         fd.scalars.json_data.data.extend(arr.fill_null(b"{}").to_pylist())
         return fd
     fd = schema_pb2.FieldData(type=int(f.dtype), field_name=name, field_id=f.field_id)
-    if f.dtype.is_vector:
+    if f.dtype.is_vector:  # a nullable field sends vectors for its valid rows only
+        if f.nullable:
+            valid = arr.is_valid()
+            fd.valid_data.extend(valid.to_numpy(zero_copy_only=False).tolist())
+            arr = arr.filter(valid) if arr.null_count else arr
         _encode_vectors(fd, f, arr)
         return fd
     if f.nullable:
@@ -232,7 +245,7 @@ def _encode_vectors(fd: schema_pb2.FieldData, f: FieldSchema, arr: pa.Array) -> 
 def _null_fill(dtype: DataType) -> Any:
     if dtype == DataType.BOOL:
         return False
-    if dtype in (DataType.VARCHAR, DataType.STRING, DataType.TIMESTAMPTZ):
+    if dtype in (DataType.VARCHAR, DataType.STRING, DataType.TIMESTAMPTZ, DataType.GEOMETRY):
         return ""
     if dtype == DataType.JSON:
         return b"null"

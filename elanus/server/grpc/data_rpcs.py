@@ -37,7 +37,7 @@ def _mutation(engine: Engine, req: Any, ctx: Any, upsert: bool) -> milvus_pb2.Mu
     schema = engine.collection(db, req.collection_name).schema
     columns = decode_columns(req.fields_data, schema.field, req.num_rows)
     result = engine.insert(db, req.collection_name, columns, req.num_rows, upsert=upsert,
-                           partition=req.partition_name)
+                           partition=req.partition_name, schema_ts=req.schema_timestamp)
     out = milvus_pb2.MutationResult(status=OK, insert_cnt=result.insert_count,
                                     upsert_cnt=result.upsert_count, timestamp=result.timestamp)
     out.succ_index.extend(range(req.num_rows))

@@ -78,7 +78,7 @@ def _set_default(out: schema_pb2.ValueField, f: FieldSchema) -> None:
         out.float_data = float(v)
     elif f.dtype == DataType.DOUBLE:
         out.double_data = float(v)
-    elif f.dtype in (DataType.VARCHAR, DataType.TIMESTAMPTZ):
+    elif f.dtype in (DataType.VARCHAR, DataType.TIMESTAMPTZ, DataType.GEOMETRY):
         out.string_data = str(v)
 
 

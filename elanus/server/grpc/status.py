@@ -16,6 +16,7 @@ _LEGACY_NAME = {
     100: "CollectionNotExists",
     200: "MetaFailed",
     700: "IndexNotExist",
+    109: "SchemaMismatch",
     1100: "IllegalArgument",
 }
 
