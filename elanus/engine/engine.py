@@ -25,6 +25,7 @@ from elanus.engine import compaction, read
 from elanus.engine.collection import MMAP_PROPERTY, Collection, check_property
 from elanus.engine.indexing import IndexBuilder
 from elanus.engine.limits import DEFAULT_SEAL_BYTES, DEFAULT_SEAL_ROWS
+from elanus.engine.partial import merged_columns
 from elanus.engine.partitioning import check_isolation_property
 from elanus.engine.requests import (
     CollectionInfo,
@@ -747,12 +748,21 @@ class Engine:
     # -- writes ----------------------------------------------------------------------------
 
     def insert(self, db: str, name: str, columns: dict[str, pa.Array], num_rows: int,
-               upsert: bool = False, partition: str = "", schema_ts: int = 0) -> MutationResult:
+               upsert: bool = False, partition: str = "", schema_ts: int = 0,
+               partial: bool = False) -> MutationResult:
+        """Insert rows, or upsert them; a `partial` upsert keeps the stored values of the
+        fields its rows leave out."""
         c = self.collection(db, name)
         if num_rows <= 0:
             raise InvalidArgument("the number of rows to insert must be positive")
-        table, ts = c.insert(columns, num_rows, upsert=upsert, partition=partition,
-                             schema_ts=schema_ts)
+        if partial:
+            with c.lock:  # no write lands between reading the stored rows and the upsert
+                merged = merged_columns(c, columns, num_rows)
+                table, ts = c.insert(merged, num_rows, upsert=True, partition=partition,
+                                     schema_ts=schema_ts)
+        else:
+            table, ts = c.insert(columns, num_rows, upsert=upsert, partition=partition,
+                                 schema_ts=schema_ts)
         ids = table.column(c.schema.primary.name).combine_chunks()
         if upsert:
             return MutationResult(ids, upsert_count=num_rows, timestamp=ts)

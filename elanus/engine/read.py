@@ -282,6 +282,18 @@ def query(collection: Collection, req: QueryRequest) -> QueryResult:
                        read_ts=snap.ts)
 
 
+def newest_rows(collection: Collection, keys: pa.Array) -> pa.Table:
+    """The newest visible row of each listed primary key that has one, every stored column,
+    read at the latest timestamp (strong consistency)."""
+    snap = collection.snapshot("query", 0, ())
+    parts = [v.table.filter(pa.array(m & pc.is_in(v.pks, value_set=keys).to_numpy(
+                 zero_copy_only=False)))
+             for v, m in zip(snap.views, snap.visible()) if v.num_rows]
+    if not parts:
+        return collection.schema.arrow_schema().empty_table()
+    return _newest_per_key(pa.concat_tables(parts), collection.schema.primary.name)
+
+
 def _newest_per_key(table: pa.Table, pk: str) -> pa.Table:
     """Milvus's rule on duplicate primary keys: inserting a key twice keeps both rows, and
     reads return only the newest one."""

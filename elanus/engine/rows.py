@@ -94,6 +94,12 @@ def conform(table: pa.Table, schema: CollectionSchema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=target)
 
 
+def absent_column(f: FieldSchema, n: int, timezone: str = timestamps.UTC) -> pa.Array:
+    """`n` rows of a field a write leaves out, in storage layout: its default value, or null;
+    DataInvalid when the field has neither."""
+    return _column(f, None, n, timezone)
+
+
 def _auto_ids(f: FieldSchema, n: int, allocate_ids: Callable[[int], int]) -> pa.Array:
     last = allocate_ids(n)
     ids = np.arange(last - n + 1, last + 1, dtype=np.int64)

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from elanus.errors import Corruption, Unsupported
+from elanus.errors import Corruption, DataInvalid, Unsupported
 
 Key = str | int
 
@@ -170,3 +170,23 @@ def _run(column: pa.Array | pa.ChunkedArray, query: str, path: str) -> pa.Table:
         raise
     finally:
         con.close()
+
+
+def merge_objects(base: pa.Array, patch: pa.Array) -> pa.Array:
+    """Per row, the JSON object `base` with the keys of `patch` set over it (a null or
+    missing object reads as {}); large_binary JSON text, like the dynamic field."""
+    n = len(base)
+    src = pa.table({"b": base.cast(pa.large_string()), "p": patch.cast(pa.large_string()),
+                    "r": pa.array(np.arange(n, dtype=np.int64))})
+    con = _connection()
+    try:
+        con.register("src", src)
+        merged = con.sql("SELECT json_merge_patch(coalesce(b, '{}'), coalesce(p, '{}'))::VARCHAR "
+                         "AS m FROM src ORDER BY r").to_arrow_table().column("m")
+    except Exception as exc:  # duckdb.Error: a value that is not JSON
+        if type(exc).__module__.startswith(("duckdb", "_duckdb")):
+            raise DataInvalid(f"invalid JSON in the dynamic field: {exc}") from None
+        raise
+    finally:
+        con.close()
+    return merged.combine_chunks().cast(pa.large_binary())

@@ -32,12 +32,14 @@ def _template_params(values: Any) -> dict[str, Any]:
     return {k: decode_template_value(v) for k, v in values.items()}
 
 
-def _mutation(engine: Engine, req: Any, ctx: Any, upsert: bool) -> milvus_pb2.MutationResult:
+def _mutation(engine: Engine, req: Any, ctx: Any, upsert: bool,
+              partial: bool = False) -> milvus_pb2.MutationResult:
     db = db_name(req, ctx)
     schema = engine.collection(db, req.collection_name).schema
     columns = decode_columns(req.fields_data, schema.field, req.num_rows)
     result = engine.insert(db, req.collection_name, columns, req.num_rows, upsert=upsert,
-                           partition=req.partition_name, schema_ts=req.schema_timestamp)
+                           partition=req.partition_name, schema_ts=req.schema_timestamp,
+                           partial=partial)
     out = milvus_pb2.MutationResult(status=OK, insert_cnt=result.insert_count,
                                     upsert_cnt=result.upsert_count, timestamp=result.timestamp)
     out.succ_index.extend(range(req.num_rows))
@@ -52,9 +54,10 @@ def insert(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.MutationResult:
 
 @handler("Upsert")
 def upsert(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.MutationResult:
-    if req.partial_update:
-        raise Unsupported("partial update upserts are not supported by this elanus build yet")
-    return _mutation(engine, req, ctx, upsert=True)
+    if len(req.field_ops):
+        raise Unsupported("upsert field operations (array append and remove) are not supported "
+                          "by this elanus build yet")
+    return _mutation(engine, req, ctx, upsert=True, partial=req.partial_update)
 
 
 @handler("Delete")
