@@ -107,6 +107,9 @@ def test_write_against_an_old_schema_version_is_a_schema_mismatch(
 
     first = described()
     assert first > 0 and insert(first).code == 0 and insert(0).code == 0
+    reply = servicer.DescribeCollection(milvus_pb2.DescribeCollectionRequest(
+        collection_name="versions"), _Ctx())
+    assert reply.db_id == engine.describe_database("default").id == 1
     engine.add_field("default", "versions", FieldSchema("n", DataType.INT64, nullable=True))
     assert described() > first
     stale = insert(first)

@@ -51,6 +51,7 @@ def describe_collection(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.Descri
         info = engine.describe_collection(db_name(req, ctx), req.collection_name)
     except CollectionNotFound as exc:
         raise CollectionNotFound(exc.name, exc.database, describing=True) from None
+    db_id = engine.describe_database(info.db).id
     return milvus_pb2.DescribeCollectionResponse(
         status=OK, schema=encode_schema(info.schema), collectionID=info.id,
         created_timestamp=info.created_ts, created_utc_timestamp=physical_ms(info.created_ts),
@@ -60,7 +61,7 @@ def describe_collection(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.Descri
                                for i in range(info.num_shards)],
         physical_channel_names=[f"by-dev-rootcoord-dml_{i}" for i in range(info.num_shards)],
         properties=[common_pb2.KeyValuePair(key=k, value=v) for k, v in info.properties.items()],
-        aliases=list(info.aliases), update_timestamp=info.schema_ts,
+        aliases=list(info.aliases), update_timestamp=info.schema_ts, db_id=db_id,
     )
 
 
