@@ -39,6 +39,7 @@ from elanus.engine.requests import (
     SearchResult,
     SegmentInfo,
 )
+from elanus.engine.scalar_indexing import json_path_keys
 from elanus.engine.tso import TimestampOracle
 from elanus.engine.worker import Worker
 from elanus.errors import (
@@ -62,6 +63,7 @@ from elanus.schema import (
     DEFAULT_PARTITION,
     MAX_PARTITIONS,
     CollectionSchema,
+    DataType,
     FieldSchema,
     altered_field,
     partition_names,
@@ -646,8 +648,12 @@ class Engine:
         index_name = index_name or field_name
         validate_name(index_name, "index")
         spec = resolve(f, index_name, params)
+        json_path = spec.params.get("json_path")
+        if f.dtype == DataType.JSON:
+            json_path_keys(spec.params["json_path"], f.name)
         with c.lock:
-            on_field = c.index_on(field_name)
+            on_field = next((s for s in c.indexes.values() if s.field_name == field_name
+                             and s.params.get("json_path") == json_path), None)
             if on_field is not None:
                 if on_field.index_name == index_name and on_field.params == spec.params:
                     return  # identical re-creation succeeds, as in Milvus

@@ -13,6 +13,7 @@ import logging
 import zipfile
 from typing import TYPE_CHECKING
 
+from elanus.engine.scalar_indexing import segment_indexes
 from elanus.engine.segment import SealedSegment
 from elanus.engine.worker import Worker
 from elanus.errors import Corruption
@@ -55,7 +56,9 @@ class IndexBuilder:
 
     def build_missing(self, collection: Collection) -> None:
         for spec in list(collection.indexes.values()):
-            if spec.metric_type:
+            if not spec.metric_type:
+                self._warm(collection, spec)
+            else:
                 for f in self._missing(collection, spec):
                     if self._worker.stopping.is_set():
                         return
@@ -63,6 +66,18 @@ class IndexBuilder:
                         self._build_one(collection, spec, f)
                     except Exception:
                         log.exception("index build of %s for %s failed", f.key, collection.name)
+
+    def _warm(self, collection: Collection, spec: IndexSpec) -> None:
+        """Build a scalar index in the loaded sealed segments now rather than on first use."""
+        with collection.lock:
+            segments = list(collection.sealed.values())
+        for segment in segments:
+            if self._worker.stopping.is_set():
+                return
+            try:
+                segment_indexes(collection.schema, [spec], segment)
+            except Exception:
+                log.exception("scalar index %s of %s failed", spec.index_name, collection.name)
 
     @staticmethod
     def _missing(collection: Collection, spec: IndexSpec) -> list[FileRecord]:

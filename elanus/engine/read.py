@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from elanus.engine.collection import Collection, Snapshot
 from elanus.engine.partitioning import read_snapshot
 from elanus.engine.requests import QueryRequest, QueryResult, SearchRequest, SearchResult
+from elanus.engine.scalar_indexing import segment_indexes
 from elanus.engine.segment import SegmentView
 from elanus.errors import FieldNotFound, FilterInvalid, InvalidArgument, MetricTypeMismatch
 from elanus.expr import Filter, compile_filter, plan
@@ -84,13 +85,17 @@ def _compile(text: str, schema: CollectionSchema, params: dict[str, Any]) -> Fil
     return compile_filter(text, schema, params) if text.strip() else None
 
 
-def _masks(snap: Snapshot, flt: Filter | None) -> list[npt.NDArray[np.bool_]]:
-    """Per segment: the rows visible at the snapshot's timestamp that pass the filter."""
+def _masks(collection: Collection, snap: Snapshot, flt: Filter | None
+           ) -> list[npt.NDArray[np.bool_]]:
+    """Per segment: the rows visible at the snapshot's timestamp that pass the filter, which
+    the segment's scalar indexes answer where they can."""
     live = snap.visible()
     if flt is None:
         return live
-    return [m & flt.evaluate(v.table, v.segment.filter_cache) if v.num_rows else m
-            for v, m in zip(snap.views, live)]
+    specs = list(collection.indexes.values())
+    return [m & flt.evaluate(v.table, v.segment.filter_cache,
+                             segment_indexes(collection.schema, specs, v.segment))
+            if v.num_rows else m for v, m in zip(snap.views, live)]
 
 
 def search(collection: Collection, req: SearchRequest) -> SearchResult:
@@ -111,7 +116,7 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
     flt = _compile(req.filter, schema, req.filter_params)
     snap = read_snapshot(collection, "search", flt, req.partition_names)
     views = snap.views
-    masks = _masks(snap, flt)
+    masks = _masks(collection, snap, flt)
     if field.nullable:  # rows without a vector are never hits
         masks = [m & validity(v.table.column(field.name)) if v.num_rows else m
                  for v, m in zip(views, masks)]
@@ -261,7 +266,7 @@ def query(collection: Collection, req: QueryRequest) -> QueryResult:
     flt = _compile(req.filter, schema, req.filter_params)
     snap = read_snapshot(collection, "query", flt, req.partition_names, req.read_ts)
     views = snap.views
-    masks = _masks(snap, flt)
+    masks = _masks(collection, snap, flt)
     if is_count:
         total = int(sum(int(np.count_nonzero(m)) for m in masks))
         return QueryResult(pa.table({COUNT_STAR: pa.array([total], pa.int64())}), (COUNT_STAR,),
@@ -323,7 +328,7 @@ def delete_plan(collection: Collection, text: str, params: dict[str, Any]) -> Fi
 def matching_pks(collection: Collection, flt: Filter, partition: str = "") -> pa.Array:
     """Primary keys of the live rows that pass the filter (for delete by filter)."""
     snap = read_snapshot(collection, "delete", flt, (partition,) if partition else ())
-    masks = _masks(snap, flt)
+    masks = _masks(collection, snap, flt)
     pks = [v.pks.filter(pa.array(m)) for v, m in zip(snap.views, masks) if v.num_rows and m.any()]
     if not pks:
         return pa.array([], type=collection.pk_type)

@@ -53,8 +53,20 @@ _Bound = _Const | _List | Source | Predicate
 
 def bind(tree: syn.Node, schema: CollectionSchema, params: Mapping[str, Any] | None,
          text: str) -> Predicate:
-    """Bind `tree` (parsed from `text`) to `schema`; raises FilterInvalid."""
-    return _Binder(text, schema, params or {}).predicate(tree)
+    """Bind `tree` (parsed from `text`) to `schema`; raises FilterInvalid. RANDOM_SAMPLE may
+    stand alone or as an operand of the top-level AND, as Milvus allows."""
+    binder = _Binder(text, schema, params or {})
+    top = [tree]
+    if isinstance(tree, syn.Logical) and tree.op == "and":
+        top = binder.conjuncts(tree)
+    samples = [n for n in top if isinstance(n, syn.Call) and n.name == "random_sample"]
+    if len(samples) > 1:
+        raise binder.fail("random_sample can be used only once in a filter", samples[1])
+    if not samples:
+        return binder.predicate(tree)
+    sample = binder.sample(samples[0])
+    rest = [binder.predicate(n) for n in top if n is not samples[0]]
+    return plan.And((*rest, sample)) if rest else sample
 
 
 class _Binder:
@@ -84,7 +96,7 @@ class _Binder:
                 raise self.fail("the expression must be boolean", node)
         return bound
 
-    def logical(self, node: syn.Logical) -> Predicate:
+    def conjuncts(self, node: syn.Logical) -> list[syn.Node]:
         """Flatten a chain of one operator iteratively: long `id == 1 or id == 2 or ...`
         filters are common and must not hit Python's recursion limit."""
         leaves: list[syn.Node] = []
@@ -95,7 +107,10 @@ class _Binder:
                 stack.extend((n.right, n.left))
             else:
                 leaves.append(n)
-        operands = tuple(self.predicate(leaf) for leaf in leaves)
+        return leaves
+
+    def logical(self, node: syn.Logical) -> Predicate:
+        operands = tuple(self.predicate(leaf) for leaf in self.conjuncts(node))
         if node.op == "and":
             return plan.And(operands)
         return plan.Or(_merge_equalities(operands))
@@ -206,7 +221,20 @@ class _Binder:
                             node.operand)
         return plan.Exists(source)
 
+    def sample(self, node: syn.Call) -> Predicate:
+        if len(node.args) != 1:
+            raise self.fail("random_sample takes one argument, the sample factor", node)
+        factor = self.value(node.args[0])
+        if not (isinstance(factor, _Const) and _is_number(factor.value)
+                and 0 < float(factor.value) < 1):
+            raise self.fail("the sample factor of random_sample must be a number in (0, 1)",
+                            node.args[0])
+        return plan.Sample(float(factor.value))
+
     def call(self, node: syn.Call) -> _Bound:
+        if node.name == "random_sample":
+            raise self.fail("random_sample can be used only alone or as an operand of the "
+                            "top-level AND", node)
         if node.name in _SPATIAL:
             return self.spatial(node)
         if node.name == "array_length":

@@ -13,7 +13,7 @@ a cache kept per segment stays correct; a growing segment's snapshot of more row
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -27,6 +27,13 @@ from elanus.schema import geometry
 
 Mask = npt.NDArray[np.bool_]
 T = TypeVar("T")
+# What a segment's scalar index answers for, as the evaluator looks it up:
+#   ("column", field)                 a sorted index of a scalar field's values
+#   ("elements", field)               a sorted index of an ARRAY field's elements
+#   ("ngram", field)                  an n-gram index of a VARCHAR field
+#   ("json", field, keys, kind)       a sorted index of the values of kind "bool", "str", "int"
+#                                     or "float" found at a JSON path
+IndexKey = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -44,15 +51,30 @@ class Values:
     loose: bool = False
 
 
+@dataclass(frozen=True)
+class Result:
+    """A predicate's two bitmaps per row: `value` (the row matches) and `valid` (its data was
+    not null)."""
+
+    value: Mask
+    valid: Mask
+
+
 class TableReader:
     """Column access for evaluating one filter over one table."""
 
-    def __init__(self, table: pa.Table, cache: dict[Any, Any] | None = None) -> None:
+    def __init__(self, table: pa.Table, cache: dict[Any, Any] | None = None,
+                 indexes: Mapping[IndexKey, Any] | None = None) -> None:
         self.table = table
         self.num_rows = table.num_rows
         self.cache = cache
+        self.indexes = indexes or {}
         self._arrays: dict[str, pa.Array | None] = {}
         self._memo: dict[tuple[Any, ...], Any] = {}
+
+    def index(self, key: IndexKey) -> Any:
+        """The scalar index the segment has for `key` (see `IndexKey`), or None."""
+        return self.indexes.get(key)
 
     def array(self, name: str) -> pa.Array | None:
         """The column as one Arrow array, or None when the table lacks it."""

@@ -14,7 +14,6 @@ plan's nodes and over the constants of a list.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,19 +21,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from elanus.expr import plan
-from elanus.expr.columns import Mask, TableReader, Values, plain, to_mask
+from elanus.expr.columns import Mask, Result, TableReader, Values, plain, to_mask
 from elanus.expr.folding import COMPARE
+from elanus.expr.indexed import answer
 from elanus.expr.jsonpath import JsonValues, Kind
+from elanus.expr.like import arrow_pattern, pure_prefix
 from elanus.expr.spatial import relate
 
 _ARROW_COMPARE = {"==": pc.equal, "!=": pc.not_equal, "<": pc.less, "<=": pc.less_equal,
                   ">": pc.greater, ">=": pc.greater_equal}
-
-
-@dataclass(frozen=True)
-class Result:
-    value: Mask
-    valid: Mask
 
 
 def evaluate(predicate: plan.Predicate, reader: TableReader) -> Mask:
@@ -49,6 +44,9 @@ class _Evaluator:
         self.n = reader.num_rows
 
     def predicate(self, p: plan.Predicate) -> Result:
+        by_index = answer(p, self.reader)
+        if by_index is not None:
+            return by_index
         match p:
             case plan.Compare(op=op, source=plan.JsonValue() as src, value=value):
                 valid = self.reader.valid(src.column)
@@ -69,7 +67,9 @@ class _Evaluator:
                 return Result(_isin(v.data, values) & v.present & v.valid, v.valid)
             case plan.Like(source=src, pattern=pattern):
                 v = self.strings(src)
-                hit = to_mask(pc.match_like(v.data, _like_pattern(pattern)))
+                prefix = pure_prefix(pattern)
+                hit = to_mask(pc.starts_with(v.data, prefix) if prefix is not None
+                              else pc.match_like(v.data, arrow_pattern(pattern)))
                 return Result(hit & v.present & v.valid, v.valid)
             case plan.ArrayEquals(source=src, values=values):
                 return self.array_equals(src, values)
@@ -93,9 +93,15 @@ class _Evaluator:
                 return self.logical(isinstance(p, plan.And), operands)
             case plan.Constant(value=value):
                 return Result(np.full(self.n, value, np.bool_), np.ones(self.n, np.bool_))
+            case plan.Sample(factor=factor):
+                return _sample(np.ones(self.n, np.bool_), factor)
         raise TypeError(f"not a predicate: {p!r}")
 
     def logical(self, conjunction: bool, operands: tuple[plan.Predicate, ...]) -> Result:
+        sample = operands[-1] if isinstance(operands[-1], plan.Sample) else None
+        if sample is not None:  # the binder puts it last: sample what the rest passes
+            rest = self.logical(True, operands[:-1])
+            return _sample(rest.value, sample.factor)
         first = self.predicate(operands[0])
         value, valid = first.value.copy(), first.valid.copy()
         for operand in operands[1:]:
@@ -194,6 +200,15 @@ class _Evaluator:
         return Result(hit & valid, valid)
 
 
+def _sample(passing: Mask, factor: float) -> Result:
+    """About `factor` of the passing rows, drawn at random."""
+    rows = np.flatnonzero(passing)
+    keep = round(len(rows) * factor)
+    out = np.zeros(len(passing), np.bool_)
+    out[np.random.default_rng().choice(rows, size=keep, replace=False)] = True
+    return Result(out, np.ones(len(passing), np.bool_))
+
+
 def _compare(op: str, v: Values, value: plan.Scalar) -> Result:
     hit = _apply(op, v.data, value) & v.present
     if v.loose and op == "!=":
@@ -282,7 +297,4 @@ def _trunc_div(a: Any, b: Any) -> np.ndarray:
     return np.asarray(q + fix, dtype=np.int64)
 
 
-def _like_pattern(pattern: str) -> str:
-    """Milvus LIKE -> Arrow's match_like; a trailing lone backslash means itself."""
-    trailing = len(pattern) - len(pattern.rstrip("\\"))
-    return pattern + "\\" if trailing % 2 else pattern
+

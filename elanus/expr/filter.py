@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from elanus.errors import FilterInvalid
 from elanus.expr.binder import bind
-from elanus.expr.columns import TableReader
+from elanus.expr.columns import IndexKey, TableReader
 from elanus.expr.evaluator import evaluate
 from elanus.expr.parser import parse
 from elanus.expr.plan import Predicate, predicate_columns
@@ -36,14 +36,16 @@ class Filter:
     plan: Predicate
     columns: frozenset[str]
 
-    def evaluate(self, table: pa.Table, cache: dict[Any, Any] | None = None
-                 ) -> npt.NDArray[np.bool_]:
+    def evaluate(self, table: pa.Table, cache: dict[Any, Any] | None = None,
+                 indexes: Mapping[IndexKey, Any] | None = None) -> npt.NDArray[np.bool_]:
         """The rows of `table` that pass, as a bool array of length table.num_rows.
 
         `cache`, when given, memoizes decoded JSON paths and geometries by column identity; keep
         one dict per immutable (sealed) segment to decode each column once across requests.
+        `indexes` are the segment's scalar indexes (keys: `IndexKey`); predicates they answer
+        skip the scan, with the same result.
         """
-        return evaluate(self.plan, TableReader(table, cache))
+        return evaluate(self.plan, TableReader(table, cache, indexes))
 
 
 def compile_filter(text: str, schema: CollectionSchema,

@@ -149,6 +149,14 @@ class Spatial:
 
 
 @dataclass(frozen=True)
+class Sample:
+    """RANDOM_SAMPLE(factor): about `factor` of the rows the rest of the filter passes, drawn
+    at random in each segment."""
+
+    factor: float
+
+
+@dataclass(frozen=True)
 class Not:
     operand: Predicate
 
@@ -169,7 +177,7 @@ class Constant:
 
 
 Predicate = (Compare | CompareColumns | InSet | Like | ArrayEquals | Contains | IsNull | Exists
-             | Spatial | Not | And | Or | Constant)
+             | Spatial | Sample | Not | And | Or | Constant)
 
 
 def distinct(values: Iterable[Scalar]) -> tuple[Scalar, ...]:

@@ -69,7 +69,13 @@ SCALAR_TYPES: dict[str, frozenset[DataType]] = {
     "BITMAP": frozenset({DataType.BOOL, DataType.INT8, DataType.INT16, DataType.INT32,
                          DataType.INT64, DataType.VARCHAR, DataType.ARRAY}),
     "RTREE": frozenset({DataType.GEOMETRY}),
+    "NGRAM": frozenset({DataType.VARCHAR}),
 }
+JSON_INDEX_TYPES = frozenset({"AUTOINDEX", "INVERTED"})
+# json_cast_type values served, and the values a path index keeps for each.
+JSON_CASTS = {"BOOL": "bool", "DOUBLE": "number", "VARCHAR": "str"}
+KNOWN_JSON_CASTS = frozenset({"ARRAY_BOOL", "ARRAY_DOUBLE", "ARRAY_VARCHAR", "JSON"})
+MAX_GRAM = 8  # bytes an n-gram of the NGRAM index packs into one integer
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,8 @@ def _vector_spec(f: FieldSchema, index_name: str, index_type: str,
 
 def _scalar_spec(f: FieldSchema, index_name: str, index_type: str,
                  params: dict[str, str]) -> IndexSpec:
+    if f.dtype == DataType.JSON:
+        return _json_spec(f, index_name, index_type, params)
     allowed = SCALAR_TYPES.get(index_type)
     if allowed is None:
         if index_type in VECTOR_KINDS or index_type in KNOWN_VECTOR_TYPES:
@@ -129,7 +137,43 @@ def _scalar_spec(f: FieldSchema, index_name: str, index_type: str,
                                   f"{f.dtype.milvus_name}")
         raise InvalidArgument(f"{index_type} are not supported on {f.dtype.milvus_name} field")
     params.pop("metric_type", None)
+    if index_type == "NGRAM":
+        low = _int_param(params, "min_gram", 1, MAX_GRAM)
+        high = _int_param(params, "max_gram", 1, MAX_GRAM)
+        if low > high:
+            raise InvalidArgument(f"min_gram ({low}) should not be greater than max_gram "
+                                  f"({high})")
     return IndexSpec(index_name, f.name, index_type, "", params)
+
+
+def _json_spec(f: FieldSchema, index_name: str, index_type: str,
+               params: dict[str, str]) -> IndexSpec:
+    """A JSON path index: INVERTED (or AUTOINDEX) on the values at `json_path`, read as
+    `json_cast_type`."""
+    if index_type not in JSON_INDEX_TYPES:
+        if index_type in SCALAR_TYPES or index_type in VECTOR_KINDS:
+            raise InvalidArgument(f"{index_type} are not supported on JSON field")
+        raise InvalidArgument(f"invalid index type: {index_type}")
+    for key in ("json_path", "json_cast_type"):
+        if not params.get(key):
+            raise InvalidArgument(f"{key} is required to build an index on JSON field "
+                                  f"{f.name}")
+    cast = params["json_cast_type"].upper()
+    if cast in KNOWN_JSON_CASTS or params.get("json_cast_function"):
+        raise Unsupported(f"JSON index with json_cast_type {cast} or a json_cast_function is "
+                          "not supported by this elanus build yet; use BOOL, DOUBLE or VARCHAR")
+    if cast not in JSON_CASTS:
+        raise InvalidArgument(f"json_cast_type {params['json_cast_type']} is not supported, "
+                              f"supported: [{' '.join([*JSON_CASTS, *sorted(KNOWN_JSON_CASTS)])}]")
+    params.pop("metric_type", None)
+    return IndexSpec(index_name, f.name, index_type, "", params)
+
+
+def _int_param(params: dict[str, str], name: str, low: int, high: int) -> int:
+    if name not in params:
+        raise InvalidArgument(f"param '{name}' is required")
+    _check_int(params, name, low, high)
+    return int(params[name])
 
 
 def build_plan(index_type: str, params: dict[str, str],

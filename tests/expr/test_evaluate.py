@@ -7,6 +7,7 @@ i64 and $meta; j["a"] = 1, "1", <null column>, 2.5, <doc is a list>, true.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -216,3 +217,32 @@ def test_float_field_compares_in_float32() -> None:
     t = pa.table({"x": pa.array([0.1, 0.2, 0.3], pa.float32())})
     assert compile_filter("x == 0.1", schema).evaluate(t).tolist() == [True, False, False]
     assert compile_filter("x in [0.2, 0.3]", schema).evaluate(t).tolist() == [False, True, True]
+
+
+def test_random_sample_keeps_about_its_factor_of_the_passing_rows() -> None:
+    n = 10_000
+    data = table([{"i32": i % 100, "i64": i, "d": None, "s": None, "b": None, "j": None,
+                   "arr": None, "sarr": None, "$meta": {}} for i in range(n)])
+    alone = compile_filter("RANDOM_SAMPLE(0.1)", SCHEMA).evaluate(data)
+    assert alone.sum() == n // 10
+    mask = compile_filter("i32 < 50 and random_sample(0.2) and i64 >= 0", SCHEMA).evaluate(data)
+    picked = np.flatnonzero(mask)
+    assert len(picked) == 1000 and (data.column("i32").to_numpy()[picked] < 50).all()
+    again = np.flatnonzero(compile_filter("i32 < 50 and random_sample(0.2)",
+                                          SCHEMA).evaluate(data))
+    assert not np.array_equal(picked, again)  # a fresh draw each time
+
+
+@pytest.mark.parametrize("text, words", [
+    ("random_sample(0)", "must be a number in (0, 1)"),
+    ("random_sample(1.5)", "must be a number in (0, 1)"),
+    ("random_sample('x')", "must be a number in (0, 1)"),
+    ("i32 > 1 or random_sample(0.5)", "only alone or as an operand of the top-level AND"),
+    ("not random_sample(0.5)", "only alone or as an operand of the top-level AND"),
+    ("random_sample(0.5) and random_sample(0.5)", "only once"),
+])
+def test_random_sample_is_refused_where_milvus_refuses_it(text: str, words: str) -> None:
+    from elanus.errors import FilterInvalid
+
+    with pytest.raises(FilterInvalid, match=re.escape(words)):
+        compile_filter(text, SCHEMA)
