@@ -326,6 +326,7 @@ class Engine:
             if c is None and (db, name) in self._aliases:
                 c = self._by_id(self._aliases[(db, name)])
         if c is None:
+            validate_name(name, "collection")  # Milvus checks the name before looking it up
             raise CollectionNotFound(name, db)
         return c
 
@@ -336,6 +337,7 @@ class Engine:
 
     def create_alias(self, db: str, collection: str, alias: str) -> None:
         db = self._check_db(db)
+        validate_name(collection, "collection")
         validate_name(alias, "collection alias")
         with self._lock:
             c = self._alias_target(db, collection, alias)
@@ -349,6 +351,8 @@ class Engine:
 
     def alter_alias(self, db: str, collection: str, alias: str) -> None:
         db = self._check_db(db)
+        validate_name(collection, "collection")
+        validate_name(alias, "collection alias")
         with self._lock:
             c = self._alias_target(db, collection, alias)
             if (db, alias) not in self._aliases:
@@ -367,6 +371,7 @@ class Engine:
 
     def drop_alias(self, db: str, alias: str) -> None:
         db = self._check_db(db)
+        validate_name(alias, "collection alias")
         with self._lock:
             if self._aliases.pop((db, alias), None) is not None:
                 self.catalog.drop_alias(db, alias)
@@ -374,6 +379,7 @@ class Engine:
     def describe_alias(self, db: str, alias: str) -> tuple[str, str]:
         """(database, collection name) of an alias."""
         db = self._check_db(db)
+        validate_name(alias, "collection alias")
         with self._lock:
             cid = self._aliases.get((db, alias))
             c = self._by_id(cid) if cid is not None else None
@@ -483,6 +489,7 @@ class Engine:
 
     def has_collection(self, db: str, name: str) -> bool:
         db = self._check_db(db)
+        validate_name(name, "collection")
         with self._lock:
             return (db, name) in self._collections or (db, name) in self._aliases
 

@@ -147,7 +147,7 @@ def validate_name(name: str, what: str) -> None:
     label = what if what.endswith("alias") else f"{what} name"  # Milvus: "collection alias"
     if not isinstance(name, str) or not name.strip():
         raise InvalidArgument(f"{label} should not be empty")
-    invalid = f"Invalid {label}: {name}. "
+    invalid = f"Invalid {label}: {name}."
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidArgument(f"{invalid} the length of a {label} must be less than "
                               f"{MAX_NAME_LENGTH} characters")
@@ -214,7 +214,7 @@ def validate_schema(schema: CollectionSchema) -> CollectionSchema:
     for i, f in enumerate(schema.fields):
         if f.name != DYNAMIC_FIELD:
             validate_name(f.name, "field")
-        _validate_field(f)
+        _validate_field(f, schema.name)
         fixed.append(replace(f, field_id=FIRST_FIELD_ID + i))
     return replace(schema, fields=tuple(fixed))
 
@@ -276,7 +276,7 @@ def _validate_dim(f: FieldSchema) -> None:
                               f"dimension should be in range 2 ~ {MAX_DIM}")
 
 
-def _validate_field(f: FieldSchema) -> None:
+def _validate_field(f: FieldSchema, collection: str) -> None:
     if f.dtype.is_vector:
         if f.dtype not in SUPPORTED_VECTORS:
             raise Unsupported(f"vector type {f.dtype.milvus_name} of field {f.name} is not "
@@ -299,7 +299,7 @@ def _validate_field(f: FieldSchema) -> None:
             f"the maximum length specified for the field({f.name}) should be in (0, "
             f"{MAX_VARCHAR_LENGTH}], but got {f.max_length} instead"
             if f.max_length else f"type param(max_length) should be specified for the "
-            f"field({f.name}) of collection"
+            f"field({f.name}) of collection {collection}"
         )
     if f.dtype == DataType.ARRAY:
         if f.element_type not in ARRAY_ELEMENT_TYPES:
@@ -311,7 +311,7 @@ def _validate_field(f: FieldSchema) -> None:
             )
         if f.element_type == DataType.VARCHAR and not 0 < f.max_length <= MAX_VARCHAR_LENGTH:
             raise InvalidArgument(f"type param(max_length) should be specified for the "
-                                  f"field({f.name}) of collection")
+                                  f"field({f.name}) of collection {collection}")
     if f.auto_id and not f.is_primary:
         raise InvalidArgument("only primary field can speficy AutoID with true")
     # Milvus 2.6 allows auto_id on VARCHAR keys as well; they are generated as strings.
@@ -346,7 +346,7 @@ def validate_added_field(schema: CollectionSchema, f: FieldSchema) -> Collection
         raise InvalidArgument(f"added field must be nullable, please check it, field name = "
                               f"{f.name}")
     validate_name(f.name, "field")
-    _validate_field(f)
+    _validate_field(f, schema.name)
     added = replace(f, field_id=max(g.field_id for g in schema.fields) + 1)
     return replace(schema, fields=(*schema.fields, added))
 

@@ -56,6 +56,41 @@ def test_invalid_collection_names(milvus, bad: str, words: str) -> None:
         milvus.create_collection(bad, dimension=4)
 
 
+@pytest.mark.parametrize("call", [
+    lambda m, bad, ok: m.describe_collection(bad),
+    lambda m, bad, ok: m.has_collection(bad),
+    lambda m, bad, ok: m.drop_collection(bad),
+    lambda m, bad, ok: m.load_collection(bad),
+    lambda m, bad, ok: m.release_collection(bad),
+    lambda m, bad, ok: m.create_alias(bad, "alias_x"),
+    lambda m, bad, ok: m.alter_alias(bad, "alias_x"),
+], ids=["describe", "has", "drop", "load", "release", "create_alias", "alter_alias"])
+def test_every_call_checks_the_collection_name_first(milvus, quick: str, call) -> None:  # type: ignore[no-untyped-def]
+    with _raises(1100, "Invalid collection name: 12-s. the first character of a collection "
+                       "name must be an underscore or letter"):
+        call(milvus, "12-s", quick)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, c: m.create_alias(c, "12-s"),
+    lambda m, c: m.alter_alias(c, "12-s"),
+    lambda m, c: m.drop_alias("12-s"),
+], ids=["create", "alter", "drop"])
+def test_alias_calls_check_the_alias_name(milvus, quick: str, call) -> None:  # type: ignore[no-untyped-def]
+    with _raises(1100, "Invalid collection alias: 12-s. the first character of a collection "
+                       "alias must be an underscore or letter"):
+        call(milvus, quick)
+
+
+def test_varchar_key_without_max_length_names_the_collection(milvus, name: str) -> None:
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.VARCHAR, is_primary=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    with _raises(1100, f"type param(max_length) should be specified for the field(id) of "
+                       f"collection {name}"):
+        milvus.create_collection(name, schema=schema)
+
+
 def test_invalid_field_name(milvus, name: str) -> None:
     schema = MilvusClient.create_schema()
     schema.add_field("id", DataType.INT64, is_primary=True)
