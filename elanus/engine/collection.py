@@ -212,6 +212,7 @@ class Collection:
     def partition(self, name: str) -> PartitionRecord:
         found = self.partitions.get(name)
         if found is None:
+            validate_partition_name(name)  # Milvus checks the name before looking it up
             raise PartitionNotFound(name, self.name)
         return found
 

@@ -550,6 +550,7 @@ class Engine:
 
     def has_partition(self, db: str, name: str, partition: str) -> bool:
         c = self.collection(db, name)
+        validate_partition_name(partition)
         with c.lock:
             return partition in c.partitions
 

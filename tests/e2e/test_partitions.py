@@ -89,6 +89,9 @@ def test_partition_errors_use_milvus_codes(milvus, name: str) -> None:
         milvus.drop_partition(name, "_default")
     with _raises(65535, "Invalid partition name: a-b. Partition name can only contain"):
         milvus.create_partition(name, "a-b")
+    for call in (milvus.has_partition, milvus.load_partitions, milvus.get_partition_stats):
+        with _raises(65535, "Invalid partition name: a-b. Partition name can only contain"):
+            call(name, ["a-b"] if call == milvus.load_partitions else "a-b")
     with _raises(200, "partition not found[partition=nope]"):
         milvus.insert(name, [{"id": 1, "vector": [1, 0]}], partition_name="nope")
     with _raises(200, "partition not found[partition=nope]"):
