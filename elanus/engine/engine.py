@@ -73,6 +73,7 @@ from elanus.schema import (
     validate_partition_name,
     validate_schema,
 )
+from elanus.schema.types import single_array
 from elanus.storage import records
 from elanus.storage.catalog import (
     Catalog,
@@ -777,7 +778,7 @@ class Engine:
         else:
             table, ts = c.insert(columns, num_rows, upsert=upsert, partition=partition,
                                  schema_ts=schema_ts)
-        ids = table.column(c.schema.primary.name).combine_chunks()
+        ids = single_array(table.column(c.schema.primary.name))
         if upsert:
             return MutationResult(ids, upsert_count=num_rows, timestamp=ts)
         return MutationResult(ids, insert_count=num_rows, timestamp=ts)

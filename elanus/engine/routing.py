@@ -17,6 +17,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from elanus.schema.types import single_array
+
 Slots = npt.NDArray[np.int64]
 
 _STRING_BASE = np.uint64(0x100000001B3)  # the FNV prime, as a polynomial base
@@ -64,7 +66,7 @@ def _string_hashes(arr: pa.Array) -> npt.NDArray[np.uint64]:
 
 def slots(values: pa.Array | pa.ChunkedArray, num_partitions: int) -> Slots:
     """The partition slot (0..num_partitions-1) of every key value."""
-    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    arr = single_array(values)
     if pa.types.is_integer(arr.type):
         raw = pc.cast(arr, pa.int64()).to_numpy(zero_copy_only=False).view(np.uint64)
     else:

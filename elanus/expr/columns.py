@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from elanus.expr.jsonpath import JsonElements, JsonValues, decode_elements, decode_values
 from elanus.schema import geometry
+from elanus.schema.types import single_array
 
 Mask = npt.NDArray[np.bool_]
 T = TypeVar("T")
@@ -80,7 +81,7 @@ class TableReader:
         """The column as one Arrow array, or None when the table lacks it."""
         if name not in self._arrays:
             if name in self.table.column_names:
-                self._arrays[name] = self.table.column(name).combine_chunks()
+                self._arrays[name] = single_array(self.table.column(name))
             else:
                 self._arrays[name] = None
         return self._arrays[name]

@@ -16,6 +16,8 @@ import re
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from elanus.schema.types import single_array
+
 STORAGE = pa.timestamp("us", tz="UTC")
 UTC = "UTC"
 _OFFSET = r"T[0-9:.]+(?:[zZ]|[+-]\d\d(?::?\d\d)?)$"  # an offset after a time of day
@@ -73,7 +75,7 @@ def duration(text: str) -> int:
 
 def render(values: pa.Array | pa.ChunkedArray, timezone: str = UTC) -> pa.Array:
     """timestamp[us, UTC] values as RFC 3339 text in `timezone`."""
-    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    arr = single_array(values)
     arr = arr.cast(STORAGE)
     if timezone.upper() == UTC:
         text = pc.strftime(arr, format="%Y-%m-%dT%H:%M:%SZ")

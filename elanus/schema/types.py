@@ -135,3 +135,11 @@ def vector_row_bytes(dtype: DataType, dim: int) -> int:
     if dtype == DataType.BINARY_VECTOR:
         return dim // 8
     return _BYTES_PER_DIM[dtype] * dim
+
+
+def single_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A column as one Arrow array: its only chunk as is (combine_chunks copies even then),
+    or its chunks joined."""
+    if isinstance(column, pa.ChunkedArray):
+        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    return column

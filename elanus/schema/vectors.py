@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from elanus.schema.types import DataType
+from elanus.schema.types import DataType, single_array
 
 FloatRows = npt.NDArray[np.float32]
 ByteRows = npt.NDArray[np.uint8]
@@ -52,7 +52,7 @@ class SparseRows:
 
 def vector_view(column: pa.ChunkedArray | pa.Array, dim: int) -> npt.NDArray[np.float32]:
     """A (rows, dim) float32 view of a fixed-size-list column, zero-copy when possible."""
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    arr = single_array(column)
     if len(arr) == 0:
         return np.empty((0, dim), dtype=np.float32)
     flat = arr.flatten() if arr.offset else arr.values
@@ -61,7 +61,7 @@ def vector_view(column: pa.ChunkedArray | pa.Array, dim: int) -> npt.NDArray[np.
 
 
 def _binary_values(column: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, ByteRows]:
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    arr = single_array(column)
     width = arr.type.byte_width
     data = arr.buffers()[1]
     raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(0, np.uint8)
@@ -118,7 +118,7 @@ def encode_dense(values: FloatRows, dtype: DataType) -> ByteRows:
 
 def sparse_rows(column: pa.Array | pa.ChunkedArray) -> SparseRows:
     """CSR view of a sparse vector column (large_binary of index/value pairs), in place."""
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    arr = single_array(column)
     arr = arr.cast(pa.large_binary())
     n = len(arr)
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + n + 1]

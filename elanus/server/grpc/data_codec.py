@@ -27,6 +27,7 @@ from elanus.schema import (
     timestamps,
     vector_row_bytes,
 )
+from elanus.schema.types import single_array
 from elanus.schema.vectors import fixed_rows, sparse_rows, vector_view
 
 # ScalarField member holding each scalar type, as Milvus lays it out.
@@ -190,7 +191,7 @@ def encode_column(name: str, f: FieldSchema | None, col: pa.Array | pa.ChunkedAr
                   timezone: str = timestamps.UTC) -> schema_pb2.FieldData:
     """An Arrow column as the FieldData Milvus would return for field `f` (TIMESTAMPTZ values
     written in `timezone`)."""
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    arr = single_array(col)
     if f is not None and f.dtype == DataType.TIMESTAMPTZ:
         arr = timestamps.render(arr, timezone)
     elif f is not None and f.dtype == DataType.GEOMETRY:
