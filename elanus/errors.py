@@ -46,7 +46,8 @@ class InvalidArgument(ElanusError):
 
     def __init__(self, detail: str, expected: object = None, actual: object = None) -> None:
         tail = f"[expected={expected}][actual={actual}]" if expected is not None else ""
-        super().__init__(f"{detail}: invalid parameter{tail}")
+        super().__init__(f"{detail}: invalid parameter{tail}" if detail
+                         else f"invalid parameter{tail}")
         self.detail = detail
 
 

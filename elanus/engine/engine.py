@@ -283,6 +283,7 @@ class Engine:
             self._databases[name] = rec
 
     def drop_database(self, name: str) -> None:
+        validate_database_name(name)
         with self._lock:
             if name == DEFAULT_DB:
                 raise UnexpectedError("can not drop default database")
@@ -306,6 +307,12 @@ class Engine:
     def alter_database_properties(self, name: str, changes: dict[str, str],
                                   delete_keys: list[str]) -> None:
         name = self._check_db(name)
+        if not changes and not delete_keys:
+            raise InvalidArgument("alter database with empty properties and delete keys, "
+                                  "expected to set either properties or delete keys")
+        if changes and delete_keys:
+            raise InvalidArgument("alter database operation cannot have both properties and "
+                                  "delete keys")
         with self._lock:
             rec = self._databases[name]
             props = {k: v for k, v in rec.properties.items() if k not in delete_keys}

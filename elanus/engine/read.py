@@ -30,6 +30,7 @@ from elanus.index.factory import exact, prepare_queries
 from elanus.index.registry import default_metric
 from elanus.index.vector import larger_is_closer
 from elanus.schema import DYNAMIC_FIELD, TIMESTAMP_COLUMN, CollectionSchema, DataType, FieldSchema
+from elanus.schema.types import single_array
 from elanus.schema.vectors import SparseRows
 
 MAX_TOPK = 16384
@@ -142,37 +143,46 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
         return SearchResult(pa.array([], type=schema.primary.arrow_type), np.empty(0, np.float32),
                             [0] * nq, empty, out.names, schema.primary.name, metric,
                             out.dynamic_keys, snap.ts)
-    offs, scores, segs = _merge(all_off, all_score, all_seg, metric, req.offset, k)
+    offs, scores, segs = _merge(all_off, all_score, all_seg, metric)
     valid = offs >= 0
-    topks = valid.sum(axis=1).tolist()
     flat_off, flat_seg, flat_score = offs[valid], segs[valid], scores[valid]
+    pk_name = schema.primary.name
+    owner = np.repeat(np.arange(nq), valid.sum(axis=1))
+    # A key inserted twice: each query keeps its best hit of the key, then takes its page of
+    # `offset`, `limit` from what is left, so duplicates never cost it a hit.
+    keep = _first_per_key(_gather(views, flat_seg, flat_off, (pk_name,)).column(pk_name),
+                          owner)
+    select = _page(owner, keep, nq, req.offset, req.limit)
+    flat_off, flat_seg, flat_score = flat_off[select], flat_seg[select], flat_score[select]
+    topks = np.bincount(owner[select], minlength=nq).tolist()
     if req.round_decimal >= 0:
         flat_score = np.round(flat_score, req.round_decimal)
-    pk_name = schema.primary.name
     rows = _gather(views, flat_seg, flat_off, (pk_name, *out.columns))
-    keep = _first_per_key(rows.column(pk_name), topks)
-    if keep is not None:  # a key inserted twice: each query keeps its best hit of the key
-        rows, flat_score = rows.filter(pa.array(keep)), flat_score[keep]
-        owner = np.repeat(np.arange(nq), topks)[keep]
-        topks = np.bincount(owner, minlength=nq).tolist()
     fields = rows.select(list(out.columns))
     return SearchResult(rows.column(pk_name).combine_chunks(), flat_score.astype(np.float32),
                         topks, fields, out.names, pk_name, metric, out.dynamic_keys, snap.ts)
 
 
-def _first_per_key(pks: pa.ChunkedArray, topks: list[int]) -> npt.NDArray[np.bool_] | None:
-    """Per query, the first (best ranked) hit of each primary key; None when no key repeats."""
-    codes = pks.combine_chunks()
+def _first_per_key(pks: pa.ChunkedArray, owner: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Per query (`owner` of each ranked hit), the first (best ranked) hit of each key."""
+    codes = single_array(pks)
     if not pa.types.is_integer(codes.type):
         codes = pc.dictionary_encode(codes).indices
-    owner = np.repeat(np.arange(len(topks), dtype=np.int64), topks)
     pairs = np.stack([owner, codes.to_numpy(zero_copy_only=False).astype(np.int64)], axis=1)
-    _, first = np.unique(pairs, axis=0, return_index=True)
-    if len(first) == len(pairs):
-        return None
     keep = np.zeros(len(pairs), dtype=bool)
-    keep[first] = True
+    if len(pairs):
+        _, first = np.unique(pairs, axis=0, return_index=True)
+        keep[first] = True
     return keep
+
+
+def _page(owner: npt.NDArray[np.int64], keep: npt.NDArray[np.bool_], nq: int, offset: int,
+          limit: int) -> npt.NDArray[np.bool_]:
+    """The kept hits ranked offset .. offset+limit-1 within their query."""
+    kept_before = np.concatenate([[0], np.cumsum(np.bincount(owner, weights=keep,
+                                                             minlength=nq))[:-1]])
+    rank = np.cumsum(keep) - 1 - kept_before[owner].astype(np.int64)
+    return keep & (rank >= offset) & (rank < offset + limit)
 
 
 def _check_queries(field: FieldSchema, queries: Any) -> Any:
@@ -198,16 +208,16 @@ def _check_queries(field: FieldSchema, queries: Any) -> Any:
 
 
 def _merge(offs: list[npt.NDArray[np.int64]], scores: list[npt.NDArray[np.float32]],
-           segs: list[npt.NDArray[np.int32]], metric: str, offset: int, k: int,
+           segs: list[npt.NDArray[np.int32]], metric: str,
            ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int32]]:
-    """The best k of every query's per-segment lists, from rank `offset` on, best first."""
+    """Every query's per-segment lists merged into one ranking, best first (-1: no hit)."""
     if len(offs) == 1:  # one segment's list is already ranked
-        return offs[0][:, offset:k], scores[0][:, offset:k], segs[0][:, offset:k]
+        return offs[0], scores[0], segs[0]
     off: npt.NDArray[np.int64] = np.concatenate(offs, axis=1)
     score: npt.NDArray[np.float32] = np.concatenate(scores, axis=1)
     seg: npt.NDArray[np.int32] = np.concatenate(segs, axis=1)
     order_key = np.where(off < 0, np.inf, -score if larger_is_closer(metric) else score)
-    order = np.argsort(order_key, axis=1, kind="stable")[:, offset:k]
+    order = np.argsort(order_key, axis=1, kind="stable")
     return (np.take_along_axis(off, order, axis=1), np.take_along_axis(score, order, axis=1),
             np.take_along_axis(seg, order, axis=1))
 

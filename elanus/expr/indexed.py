@@ -25,6 +25,8 @@ def answer(p: plan.Predicate, reader: TableReader) -> Result | None:
     if not reader.indexes:
         return None
     match p:
+        case plan.And(operands=(plan.Compare() as a, plan.Compare() as b)):
+            return _range(reader, a, b)
         case plan.Compare(op=op, source=plan.ColumnValue(column=c), value=value):
             index = reader.index(("column", c))
             if index is None:
@@ -55,6 +57,21 @@ def answer(p: plan.Predicate, reader: TableReader) -> Result | None:
             hit = counts > 0 if mode == "any" else counts == len(wanted)
             return Result(hit & valid, valid)
     return None
+
+
+def _range(reader: TableReader, a: plan.Compare, b: plan.Compare) -> Result | None:
+    """`low < x and x < high` (a chained range, or two bounds ANDed) as one index lookup."""
+    if not (isinstance(a.source, plan.ColumnValue) and a.source == b.source):
+        return None
+    index = reader.index(("column", a.source.column))
+    lows = [p for p in (a, b) if p.op in (">", ">=")]
+    highs = [p for p in (a, b) if p.op in ("<", "<=")]
+    if index is None or len(lows) != 1 or len(highs) != 1:
+        return None
+    low, high = lows[0], highs[0]
+    valid = reader.valid(a.source.column)
+    hit = index.between(low.value, low.op == ">=", high.value, high.op == "<=")
+    return Result(hit & valid, valid)
 
 
 def _compare(op: str, indexes: list[Any], value: Any, valid: Mask) -> Result:

@@ -89,6 +89,13 @@ class SortedIndex:
                                 len(v))])
         raise ValueError(f"a sorted index does not answer {op}")
 
+    def between(self, low: Any, low_inclusive: bool, high: Any, high_inclusive: bool) -> Mask:
+        """Rows with a value in the range from `low` to `high`."""
+        v = self.values
+        start = np.searchsorted(v, self._probe(low), "left" if low_inclusive else "right")
+        stop = np.searchsorted(v, self._probe(high), "right" if high_inclusive else "left")
+        return self._mask([(start, max(start, stop))])
+
     def isin(self, values: Sequence[Any]) -> Mask:
         probe = np.asarray(list(values), dtype=self.values.dtype) \
             if self.values.dtype != object else np.asarray(list(values), dtype=object)

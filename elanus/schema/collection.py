@@ -160,7 +160,13 @@ def validate_name(name: str, what: str) -> None:
 
 
 def validate_database_name(name: str) -> None:
-    """Milvus's rule for database names; violations carry code 802."""
+    """Milvus's rule for database names (not trimmed: blanks fail the first-character rule);
+    violations carry code 802."""
+    if not name:
+        raise DatabaseNameInvalid(name, "database name couldn't be empty")
+    if not name.strip():
+        raise DatabaseNameInvalid(name, f"Invalid database name: {name}. the first character "
+                                        "of a database name must be an underscore or letter")
     try:
         validate_name(name, "database")
     except InvalidArgument as exc:

@@ -66,3 +66,21 @@ def test_a_client_of_a_missing_database_gets_code_800(served_uri: str) -> None:
         client = MilvusClient(uri=served_uri, db_name="no_such_db")  # may fail here (2.6) ...
         client.list_collections()  # ... or on its first call (3.0)
     assert err.value.code == 800
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("12-s", "the first character of a database name must be an underscore or letter"),
+    ("  ", "the first character of a database name must be an underscore or letter"),
+])
+def test_drop_database_checks_the_name(milvus, bad: str, words: str) -> None:
+    with pytest.raises(MilvusException, match=words) as err:
+        milvus.drop_database(bad)
+    assert err.value.code == 802
+    milvus.drop_database("no_such_database")  # a valid missing name: nothing to do
+
+
+def test_alter_database_needs_either_properties_or_delete_keys(milvus, db: str) -> None:
+    with pytest.raises(MilvusException, match="expected to set either properties or delete keys"):
+        milvus.alter_database_properties(db, {})
+    with pytest.raises(MilvusException, match="expected to set either properties or delete keys"):
+        milvus.drop_database_properties(db, [])

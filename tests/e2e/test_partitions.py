@@ -176,3 +176,23 @@ def test_duplicate_keys_read_as_the_newest_row(milvus, name: str) -> None:
     assert [r["v"] for r in got] == ["new"]
     hits = milvus.search(name, data=[[1, 0]], limit=5, output_fields=["v"])[0]
     assert [h["id"] for h in hits] == [1]
+
+
+def test_duplicate_keys_never_cost_a_search_hit(milvus, name: str) -> None:
+    milvus.create_collection(name, dimension=2)
+    milvus.create_partition(name, "other")
+    rows = [{"id": i, "vector": [1.0, i / 20]} for i in range(12)]
+    milvus.upsert(name, rows)
+    milvus.upsert(name, rows, partition_name="other")  # the same keys in two partitions
+    hits = milvus.search(name, data=[[1, 0], [1, 0.5]], limit=10)
+    assert [len(h) for h in hits] == [10, 10]
+    assert all(len({x["id"] for x in h}) == 10 for h in hits)
+    page = milvus.search(name, data=[[1, 0]], limit=4, offset=8)[0]
+    assert [h["id"] for h in page] == [h["id"] for h in
+                                       milvus.search(name, data=[[1, 0]], limit=12)[0]][8:12]
+
+
+def test_release_of_no_partition_is_refused(milvus, name: str) -> None:
+    milvus.create_collection(name, dimension=2)
+    with _raises(1100, "invalid parameter[expected=any partition][actual=empty partition list]"):
+        milvus.release_partitions(name, [])

@@ -8,7 +8,7 @@ from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
 from elanus.engine.engine import Engine
 from elanus.engine.tso import physical_ms
-from elanus.errors import UnexpectedError
+from elanus.errors import InvalidArgument, UnexpectedError
 from elanus.server.grpc.handlers import db_name, handler
 from elanus.server.grpc.status import OK
 
@@ -55,7 +55,7 @@ def load_partitions(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
 @handler("ReleasePartitions")
 def release_partitions(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
     if not req.partition_names:
-        raise UnexpectedError("failed to release partition, due to no partition specified")
+        raise InvalidArgument("", "any partition", "empty partition list")
     engine.release_partitions(db_name(req, ctx), req.collection_name, list(req.partition_names))
     return OK
 
