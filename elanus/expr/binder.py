@@ -12,6 +12,7 @@ comparisons on them are checked only for operators that fit no JSON value.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -255,6 +256,9 @@ class _Binder:
             raise self.fail(f"{node.name} applies only to an ARRAY field or a JSON path",
                             node.args[0])
         if mode == "one":
+            if isinstance(arg, _List) and isinstance(source, plan.JsonValue):
+                text = json.dumps(list(arg.values), separators=(",", ":"), ensure_ascii=False)
+                return plan.ContainsArray(source, text)
             if not isinstance(arg, _Const):
                 raise self.fail(f"{node.name} with a list element is not supported",
                                 node.args[1])

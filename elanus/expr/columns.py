@@ -22,7 +22,13 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from elanus.expr.jsonpath import JsonElements, JsonValues, decode_elements, decode_values
+from elanus.expr.jsonpath import (
+    JsonElements,
+    JsonValues,
+    decode_array_elements,
+    decode_elements,
+    decode_values,
+)
 from elanus.schema import geometry
 from elanus.schema.types import single_array
 
@@ -168,6 +174,13 @@ class TableReader:
         assert isinstance(out, JsonElements)
         return out
 
+    def json_array_elements(self, name: str, keys: tuple[str | int, ...]
+                            ) -> tuple[npt.NDArray[np.int64], pa.Array]:
+        """(row, compact JSON text) of the elements that are arrays, of the arrays at `keys`."""
+        out = self._decoded(name, keys, "arrays")
+        assert isinstance(out, tuple)
+        return out
+
     def geometries(self, name: str) -> geometry.Geometries:
         """A GEOMETRY column as shapely geometries (None for null rows)."""
         out = self._decoded(name, (), "geometry")
@@ -191,7 +204,7 @@ class TableReader:
 
 
 _DECODERS: dict[str, Callable[[pa.Array, tuple[str | int, ...]], Any]] = {
-    "values": decode_values, "elements": decode_elements,
+    "values": decode_values, "elements": decode_elements, "arrays": decode_array_elements,
     "geometry": lambda arr, _keys: geometry.decode(arr),
 }
 

@@ -75,6 +75,11 @@ class _Evaluator:
                 return self.array_equals(src, values)
             case plan.Contains(source=src, values=values, mode=mode):
                 return self.contains(src, values, mode)
+            case plan.ContainsArray(source=src, text=text):
+                valid = self.reader.valid(src.column)
+                rows, texts = self.reader.json_array_elements(src.column, src.pointer)
+                hit = _rows_with(rows, to_mask(pc.equal(texts, text)), self.n)
+                return Result(hit & valid, valid)
             case plan.IsNull(column=column, negated=negated):
                 valid = self.reader.valid(column)
                 return Result(valid if negated else ~valid, np.ones(self.n, np.bool_))

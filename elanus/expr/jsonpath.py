@@ -97,6 +97,22 @@ def decode_elements(column: pa.Array | pa.ChunkedArray, keys: tuple[Key, ...]) -
                         _typed(result))
 
 
+def decode_array_elements(column: pa.Array | pa.ChunkedArray, keys: tuple[Key, ...]
+                          ) -> tuple[npt.NDArray[np.int64], pa.Array]:
+    """(row, compact JSON text) of every element that is itself an array, in the arrays at
+    `keys`: what `json_contains(x, [1, 2])` compares."""
+    if len(column) == 0:
+        return np.empty(0, np.int64), pa.array([], pa.large_string())
+    query = """
+        SELECT r, v ->> '$' AS a FROM (
+            SELECT r, unnest(json_extract(x, '$[*]')) AS v
+            FROM (SELECT r, json_extract(j, $1) AS x FROM src) WHERE json_type(x) = 'ARRAY')
+        WHERE json_type(v) = 'ARRAY'"""
+    result = _run(column, query, pointer(keys))
+    return (result.column("r").to_numpy().astype(np.int64, copy=False),
+            result.column("a").combine_chunks().cast(pa.large_string()))
+
+
 # Typed output for each JSON value v of the rows `{values}` yields; kind codes are Kind's.
 # The type and the unquoted text are computed once per value, in the inner projection.
 _DECODE = """

@@ -125,6 +125,15 @@ class Contains:
 
 
 @dataclass(frozen=True)
+class ContainsArray:
+    """json_contains(path, [..]): the array at the path has an element equal to this array,
+    given as compact JSON text."""
+
+    source: JsonValue
+    text: str
+
+
+@dataclass(frozen=True)
 class IsNull:
     """Column-level null test (a JSON key holding null does not make its column null)."""
 
@@ -176,7 +185,8 @@ class Constant:
     value: bool
 
 
-Predicate = (Compare | CompareColumns | InSet | Like | ArrayEquals | Contains | IsNull | Exists
+Predicate = (Compare | CompareColumns | InSet | Like | ArrayEquals | Contains | ContainsArray
+             | IsNull | Exists
              | Spatial | Sample | Not | And | Or | Constant)
 
 
@@ -222,7 +232,8 @@ def predicate_columns(predicate: Predicate) -> frozenset[str]:
         match stack.pop():
             case Compare(source=s) | InSet(source=s) | Like(source=s):
                 out.add(source_column(s))
-            case ArrayEquals(source=s) | Contains(source=s) | Exists(source=s):
+            case ArrayEquals(source=s) | Contains(source=s) | Exists(source=s) \
+                    | ContainsArray(source=s):
                 out.add(source_column(s))
             case CompareColumns(left=left, right=right):
                 out.update((left.column, right.column))

@@ -82,7 +82,7 @@ def test_bind_resolves_and_folds(text: str, bound: p.Predicate) -> None:
     ("arr in [1]", "'in' does not apply"),
     ("vec > 1", "cannot be filtered"),
     ("json_contains(i32, 1)", "applies only to an ARRAY field or a JSON path"),
-    ("json_contains(j, [1])", "with a list element is not supported"),
+    ("array_contains(arr, [1])", "with a list element is not supported"),
     ("json_contains_all(j, 1)", "must be a list"),
     ("json_contains(j)", "takes two arguments"),
     ("array_length(i32) == 1", "applies only to an ARRAY field or a JSON path"),

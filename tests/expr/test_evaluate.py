@@ -246,3 +246,19 @@ def test_random_sample_is_refused_where_milvus_refuses_it(text: str, words: str)
 
     with pytest.raises(FilterInvalid, match=re.escape(words)):
         compile_filter(text, SCHEMA)
+
+
+def test_json_contains_a_list_element_compares_whole_arrays() -> None:
+    rows = [{"i32": None, "i64": i, "d": None, "s": None, "b": None, "j": doc, "arr": None,
+             "sarr": None, "$meta": {}} for i, doc in enumerate([
+                 {"x": [[1, 2, 3], [4]]}, {"x": [1, 2, 3]}, {"x": [["a", 1.5], [1, 2]]},
+                 {"x": [[3, 2, 1]]}, None])]
+    data = table(rows)
+
+    def hits(text: str) -> list[int]:
+        return np.flatnonzero(compile_filter(text, SCHEMA).evaluate(data)).tolist()
+
+    assert hits('json_contains(j["x"], [1, 2, 3])') == [0]
+    assert hits('json_contains(j["x"], ["a", 1.5])') == [2]
+    assert hits('json_contains(j["x"], [4])') == [0]
+    assert hits('not json_contains(j["x"], [1, 2])') == [0, 1, 3]  # the null doc is neither
