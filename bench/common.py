@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -229,6 +230,34 @@ def stop_server(proc: subprocess.Popen[bytes], timeout: float = SERVER_STOP_S) -
 
 # --------------------------------------------------------------------------------------------
 # table
+
+
+def run_served(server_python: str, prefix: str,
+               workload: Callable[[Any, dict[str, Any]], None]) -> dict[str, Any]:
+    """Run `workload(client, result)` against a fresh `elanus serve` in a temporary directory;
+    the result dict also records a failure, the server's exit code and its log tail."""
+    import pymilvus
+
+    r: dict[str, Any] = {"version": f"elanus server, pymilvus {pymilvus.__version__} client"}
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        port, log_path = free_port(), Path(tmp) / "server.log"
+        proc = start_server(server_python, Path(tmp) / "data", port, log_path)
+        try:
+            client = connect(proc, port)
+            try:
+                workload(client, r)
+            finally:
+                client.close()
+        except Exception as exc:  # noqa: BLE001
+            r["error"] = f"server: {type(exc).__name__}: {exc}"
+            r["traceback"] = traceback.format_exc()
+        finally:
+            problem = stop_server(proc)
+            if problem:
+                r["stop_problem"] = problem
+            r["server_exit_code"] = proc.returncode
+            r["server_log_tail"] = log_path.read_text(errors="replace")[-3000:]
+    return r
 
 
 def fmt(value: Any, spec: str) -> str:

@@ -59,19 +59,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also under lite's venv
 from common import (
-    connect,
     default_server_python,
     driver_parser,
     emit,
     ensure_lite_venv,
-    free_port,
     local_client,
     render,
     run_worker,
-    start_server,
-    stop_server,
     work_dir,
     write_report,
+)
+from common import (
+    run_served as serve_and_run,
 )
 
 DEFAULT_OUT = Path("/tmp/elanus-bench/filter.json")
@@ -370,28 +369,9 @@ def run_local(engine: str, cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_served(cfg: dict[str, Any]) -> dict[str, Any]:
-    import pymilvus
-
-    r: dict[str, Any] = {"version": f"elanus server, pymilvus {pymilvus.__version__} client"}
-    with tempfile.TemporaryDirectory(prefix="filter-srv-") as tmp:
-        port, log_path = free_port(), Path(tmp) / "server.log"
-        proc = start_server(cfg["server_python"], Path(tmp) / "data", port, log_path)
-        try:
-            client = connect(proc, port)
-            try:
-                workload(client, cfg, *reps_budget("served", cfg), r)
-            finally:
-                client.close()
-        except Exception as exc:  # noqa: BLE001
-            r["error"] = f"server: {type(exc).__name__}: {exc}"
-            r["traceback"] = traceback.format_exc()
-        finally:
-            problem = stop_server(proc)
-            if problem:
-                r["stop_problem"] = problem
-            r["server_exit_code"] = proc.returncode
-            r["server_log_tail"] = log_path.read_text(errors="replace")[-3000:]
-    return r
+    return serve_and_run(cfg["server_python"], "filter-srv-",
+                             lambda client, r: workload(client, cfg, *reps_budget("served", cfg),
+                                                        r))
 
 
 def worker_main(args: argparse.Namespace) -> int:
