@@ -22,7 +22,7 @@ from elanus.engine.collection import Collection, Snapshot
 from elanus.engine.partitioning import read_snapshot
 from elanus.engine.requests import QueryRequest, QueryResult, SearchRequest, SearchResult
 from elanus.engine.scalar_indexing import segment_indexes
-from elanus.engine.segment import SegmentView
+from elanus.engine.segment import SegmentView, search_base
 from elanus.errors import FieldNotFound, FilterInvalid, InvalidArgument, MetricTypeMismatch
 from elanus.expr import Filter, compile_filter, plan
 from elanus.expr.columns import validity
@@ -112,7 +112,8 @@ def search(collection: Collection, req: SearchRequest) -> SearchResult:
     if req.offset < 0 or req.offset + req.limit > MAX_TOPK:
         raise InvalidArgument(f"offset+limit should be in range [1, {MAX_TOPK}], but got "
                               f"{req.offset + req.limit}")
-    queries = _check_queries(field, req.queries)
+    queries = _check_queries(field, req.queries if req.query_keys is None
+                             else _vectors_of(collection, field, req.query_keys))
     out = plan_output(schema, req.output_fields, with_pk=False)
     flt = _compile(req.filter, schema, req.filter_params)
     snap = read_snapshot(collection, "search", flt, req.partition_names)
@@ -183,6 +184,28 @@ def _page(owner: npt.NDArray[np.int64], keep: npt.NDArray[np.bool_], nq: int, of
                                                              minlength=nq))[:-1]])
     rank = np.cumsum(keep) - 1 - kept_before[owner].astype(np.int64)
     return keep & (rank >= offset) & (rank < offset + limit)
+
+
+def _vectors_of(collection: Collection, field: FieldSchema, keys: pa.Array) -> Any:
+    """The `field` vectors of the rows with these primary keys, in their order: the queries
+    of a search by primary keys."""
+    pk = collection.schema.primary
+    if len(keys) == 0:
+        raise InvalidArgument("search by primary keys needs at least one primary key")
+    try:
+        keys = keys.cast(pk.arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise InvalidArgument(f"the primary keys of the search do not match the type "
+                              f"{pk.dtype.milvus_name} of field {pk.name}") from None
+    stored = newest_rows(collection, keys)
+    where = pc.index_in(keys, value_set=stored.column(pk.name))
+    vectors = stored.column(field.name).take(where)
+    missing = pc.or_(where.is_null(), vectors.is_null()).to_numpy(zero_copy_only=False)
+    if missing.any():
+        absent = keys.filter(pa.array(missing)).to_pylist()
+        raise InvalidArgument(f"primary keys {absent} of the search are not in the collection, "
+                              f"or have no value in field {field.name}")
+    return search_base(vectors, field)
 
 
 def _check_queries(field: FieldSchema, queries: Any) -> Any:

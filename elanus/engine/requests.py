@@ -28,7 +28,8 @@ class SearchRequest:
     db: str
     collection: str
     anns_field: str  # "" means the collection's only vector field
-    # float32 (nq, dim) for dense fields, uint8 (nq, dim/8) for binary ones, SparseRows
+    # float32 (nq, dim) for dense fields, uint8 (nq, dim/8) for binary ones, SparseRows; or
+    # None when `query_keys` names the rows whose vectors are the queries
     queries: Any
     limit: int
     metric_type: str = ""  # "" means the index's metric
@@ -39,6 +40,7 @@ class SearchRequest:
     params: dict[str, Any] = field(default_factory=dict)  # ef, nprobe, radius ...
     partition_names: tuple[str, ...] = ()
     round_decimal: int = -1
+    query_keys: Any = None  # pa.Array of primary keys: search by the vectors of these rows
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 
 from elanus.engine.engine import Engine
@@ -80,8 +81,8 @@ def _decode_queries(req: Any, field: FieldSchema | None) -> Any:
     fields, sparse rows for sparse fields. Float values for a float16, bfloat16 or int8 field
     are converted as Milvus converts them; raw bytes pymilvus tags as binary (it does when no
     anns_field is named) are read as the field's type."""
-    if req.HasField("ids") or req.search_by_primary_keys:
-        raise Unsupported("search by primary keys is not supported by this elanus build yet")
+    if req.HasField("ids"):
+        return None  # the vectors of the rows `ids` names (see _query_keys)
     group = common_pb2.PlaceholderGroup.FromString(req.placeholder_group)
     if len(group.placeholders) != 1:
         raise InvalidArgument("search requires exactly one placeholder of query vectors")
@@ -164,13 +165,25 @@ def search(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.SearchResults:
         filter=req.dsl, filter_params=_template_params(req.expr_template_values),
         output_fields=tuple(req.output_fields), offset=_int(sp, "offset", 0), params=params,
         partition_names=tuple(req.partition_names),
-        round_decimal=_int(sp, "round_decimal", -1),
+        round_decimal=_int(sp, "round_decimal", -1), query_keys=_query_keys(req),
     )
     hits = engine.search(request)
     return milvus_pb2.SearchResults(status=OK, collection_name=req.collection_name,
                                     results=_encode_hits(schema, request, hits,
                                                          _timezone(collection.timezone, sp)),
                                     session_ts=hits.read_ts)
+
+
+def _query_keys(req: Any) -> pa.Array | None:
+    """The primary keys of a search by primary keys (Milvus 2.6.9+), else None."""
+    if not req.HasField("ids"):
+        return None
+    if req.placeholder_group:
+        raise InvalidArgument("search by primary keys and search by vectors are mutually "
+                              "exclusive")
+    if req.ids.WhichOneof("id_field") == "str_id":
+        return pa.array(list(req.ids.str_id.data), pa.large_string())
+    return pa.array(list(req.ids.int_id.data), pa.int64())
 
 
 def _timezone(collection_timezone: str, params: dict[str, str]) -> str:
