@@ -130,6 +130,25 @@ def run_worker(script: Path, engine: str, python: str, workdir: Path, extra: Seq
     return r
 
 
+def chosen_engines(known: Sequence[str], with_lite: bool, subset: str) -> list[str]:
+    """The engines a driver runs: `known`, without milvus-lite unless `with_lite`, narrowed to
+    the comma list `subset` when one is given."""
+    engines = [e for e in known if e != "lite" or with_lite]
+    return [e for e in engines if e in subset.split(",")] if subset else engines
+
+
+def lite_python(engines: Sequence[str], venv: Path) -> str:
+    """The python of milvus-lite's venv when `engines` include it ("" when they do not, or the
+    venv cannot be made; the run then records milvus-lite as an error)."""
+    if "lite" not in engines:
+        return ""
+    try:
+        return ensure_lite_venv(venv)
+    except Exception as exc:  # noqa: BLE001
+        print(f"[lite] venv failed: {exc}", file=sys.stderr)
+        return ""
+
+
 def ensure_lite_venv(venv: Path) -> str:
     """The python of a venv holding milvus-lite 3.2.2 (created and filled on first use)."""
     py = venv / "bin" / "python"

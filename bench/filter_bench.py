@@ -59,10 +59,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also under lite's venv
 from common import (
+    chosen_engines,
     default_server_python,
     driver_parser,
     emit,
-    ensure_lite_venv,
+    lite_python,
     local_client,
     render,
     run_worker,
@@ -562,18 +563,11 @@ def driver_main(args: argparse.Namespace) -> int:
                "budget_s": args.budget, "lite_budget_s": args.lite_budget, "phases": phases,
                "server_python": args.server_python}
         (work_root / "cfg.json").write_text(json.dumps(cfg))
-        engines = [e for e in ENGINES if e != "lite" or args.with_lite]
-        if args.engines:
-            engines = [e for e in engines if e in args.engines.split(",")]
+        engines = chosen_engines(ENGINES, args.with_lite, args.engines)
         if not engines:
             print("no engine to run (milvus-lite needs --with-lite)", file=sys.stderr)
             return 2
-        lite_py = ""
-        if "lite" in engines:
-            try:
-                lite_py = ensure_lite_venv(Path(args.lite_venv))
-            except Exception as exc:  # noqa: BLE001
-                print(f"[lite] venv failed: {exc}", file=sys.stderr)
+        lite_py = lite_python(engines, Path(args.lite_venv))
         results: dict[str, dict[str, Any]] = {}
         for engine in engines:
             if engine == "lite" and not lite_py:

@@ -34,6 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also under lite's venv
 from common import (
     REPO,
+    chosen_engines,
     connect,
     default_server_python,
     driver_parser,
@@ -423,9 +424,8 @@ def driver_main(args: argparse.Namespace) -> int:
         results: dict[str, dict[str, Any]] = {}
         me = sys.executable
         server_python = args.server_python
-        engines = ["faiss", "embedded", "served"] + (["lite"] if args.with_lite else [])
-        if args.engines:
-            engines = [e for e in engines if e in args.engines.split(",")]
+        engines = chosen_engines(["faiss", "embedded", "served", "lite"], args.with_lite,
+                                 args.engines)
         for engine in engines:
             if engine == "lite":
                 try:

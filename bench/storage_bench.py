@@ -51,13 +51,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also under lite's venv
 from common import (
+    chosen_engines,
     connect,
     default_server_python,
     driver_parser,
     emit,
-    ensure_lite_venv,
     fmt,
     free_port,
+    lite_python,
     local_client,
     ratio,
     render,
@@ -591,16 +592,9 @@ def driver_main(args: argparse.Namespace) -> int:
         (work_root / "cfg.json").write_text(json.dumps(cfg))
         print(f"[data] {n:,} x {DIM} Gaussian clusters in {time.perf_counter() - t0:.1f} s; {cfg}",
               file=sys.stderr, flush=True)
-        engines = ["lite", "embedded", "served"] if args.with_lite else ["embedded", "served"]
-        if args.engines:
-            engines = [e for e in engines if e in args.engines.split(",")]
+        engines = chosen_engines(["lite", "embedded", "served"], args.with_lite, args.engines)
         phases = [p for p in PHASES if not args.phases or p in args.phases.split(",")]
-        lite_py = ""
-        if "lite" in engines:
-            try:
-                lite_py = ensure_lite_venv(Path(args.lite_venv))
-            except Exception as exc:  # noqa: BLE001
-                print(f"[lite] venv failed: {exc}", file=sys.stderr)
+        lite_py = lite_python(engines, Path(args.lite_venv))
         results: dict[str, dict[str, dict[str, Any]]] = {}
         for phase in phases:
             for engine in engines:

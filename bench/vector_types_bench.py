@@ -41,11 +41,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also under lite's venv
 from common import (
+    chosen_engines,
     default_server_python,
     driver_parser,
     emit,
-    ensure_lite_venv,
     fmt,
+    lite_python,
     local_client,
     ratio,
     render,
@@ -233,16 +234,9 @@ def driver_main(args: argparse.Namespace) -> int:
     with work_dir("elanus-vtypes-bench-") as work_root:
         cfg = {"rows": args.rows, "server_python": args.server_python}
         (work_root / "cfg.json").write_text(json.dumps(cfg))
-        engines = [e for e in ENGINES if e != "lite" or args.with_lite]
-        if args.engines:
-            engines = [e for e in engines if e in args.engines.split(",")]
+        engines = chosen_engines(ENGINES, args.with_lite, args.engines)
         vtypes = [t for t in TYPES if not args.types or t in args.types.split(",")]
-        lite_py = ""
-        if "lite" in engines:
-            try:
-                lite_py = ensure_lite_venv(Path(args.lite_venv))
-            except Exception as exc:  # noqa: BLE001
-                print(f"[lite] venv failed: {exc}", file=sys.stderr)
+        lite_py = lite_python(engines, Path(args.lite_venv))
         results: dict[str, dict[str, dict[str, Any]]] = {}
         for vtype in vtypes:
             for engine in engines:
