@@ -13,7 +13,7 @@ a cache kept per segment stays correct; a growing segment's snapshot of more row
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -207,6 +207,12 @@ _DECODERS: dict[str, Callable[[pa.Array, tuple[str | int, ...]], Any]] = {
     "values": decode_values, "elements": decode_elements, "arrays": decode_array_elements,
     "geometry": lambda arr, _keys: geometry.decode(arr),
 }
+
+
+def integral(numbers: Sequence[int | float]) -> list[int]:
+    """The numbers an integer can equal, as ints: integers, and whole floats within int64."""
+    return [v for v in numbers if isinstance(v, int)] + \
+        [int(v) for v in numbers if isinstance(v, float) and v.is_integer() and abs(v) < 2**63]
 
 
 def validity(arr: pa.Array | pa.ChunkedArray) -> Mask:

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from elanus.expr import plan
-from elanus.expr.columns import Mask, Result, TableReader, Values, plain, to_mask
+from elanus.expr.columns import Mask, Result, TableReader, Values, integral, plain, to_mask
 from elanus.expr.folding import COMPARE
 from elanus.expr.indexed import answer
 from elanus.expr.jsonpath import JsonValues, Kind
@@ -254,9 +254,7 @@ def _json_isin(jv: JsonValues, values: tuple[plan.Scalar, ...]) -> Mask:
     if strings:
         hit |= (kind == Kind.STRING) & _isin(jv.strings, tuple(strings))
     if numbers:
-        exact = [v for v in numbers if isinstance(v, int)]
-        exact += [int(v) for v in numbers if isinstance(v, float) and v.is_integer()
-                  and abs(v) < 2**63]
+        exact = integral(numbers)
         if exact:
             hit |= (kind == Kind.INT) & np.isin(jv.ints, np.array(exact, np.int64))
         floats = np.array([float(v) for v in numbers], np.float64)

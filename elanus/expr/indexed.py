@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from elanus.expr import plan
-from elanus.expr.columns import Mask, Result, TableReader, to_mask
+from elanus.expr.columns import Mask, Result, TableReader, integral, to_mask
 from elanus.expr.like import arrow_pattern, literal_parts, pure_prefix
 
 
@@ -105,7 +105,7 @@ def _column_members(kind: str, index: Any, values: tuple[plan.Scalar, ...]) -> l
         return [v for v in values if isinstance(v, bool)]
     numbers = [v for v in values if not isinstance(v, (bool, str))]
     if index.values.dtype.kind in "iu":  # an integer equals only integral numbers
-        return [int(v) for v in numbers if float(v).is_integer() and abs(v) < 2**63]
+        return integral(numbers)
     return numbers
 
 
@@ -127,7 +127,7 @@ def _json_isin(reader: TableReader, column: str, keys: tuple[plan.Key, ...],
     if strings:
         hit |= found["str"].isin(strings)
     if numbers:
-        exact = [int(v) for v in numbers if float(v).is_integer() and abs(v) < 2**63]
+        exact = integral(numbers)
         if exact:
             hit |= found["int"].isin(exact)
         hit |= found["float"].isin([float(v) for v in numbers])
