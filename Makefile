@@ -36,7 +36,8 @@ compat: install $(COMPAT_STAMP)
 		tests/e2e/test_orm_client.py tests/e2e/test_databases.py tests/e2e/test_aliases.py \
 		tests/e2e/test_partitions.py tests/e2e/test_vector_types.py \
 		tests/e2e/test_schema_evolution.py tests/e2e/test_scalar_types.py tests/e2e/test_geometry.py \
-		tests/e2e/test_partial_update.py tests/e2e/test_scalar_indexes.py tests/e2e/test_search_modes.py
+		tests/e2e/test_partial_update.py tests/e2e/test_scalar_indexes.py tests/e2e/test_search_modes.py \
+		tests/e2e/test_hybrid_search.py
 
 $(COMPAT_STAMP): pyproject.toml
 	test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)

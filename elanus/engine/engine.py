@@ -20,16 +20,19 @@ from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from elanus.engine import compaction, read
+from elanus.engine import compaction, hybrid, read, search
 from elanus.engine.collection import MMAP_PROPERTY, Collection, check_property
 from elanus.engine.indexing import IndexBuilder
+from elanus.engine.iterators import IteratorPages
 from elanus.engine.limits import DEFAULT_SEAL_BYTES, DEFAULT_SEAL_ROWS
 from elanus.engine.partial import merged_columns
 from elanus.engine.partitioning import check_isolation_property
 from elanus.engine.requests import (
     CollectionInfo,
     CollectionStats,
+    HybridSearchRequest,
     IndexInfo,
     MutationResult,
     PartitionInfo,
@@ -88,6 +91,7 @@ from elanus.storage.wal import Wal
 
 log = logging.getLogger(__name__)
 
+INDEX_PROPERTIES = frozenset({MMAP_PROPERTY})  # what alter_index_properties may change
 DEFAULT_DB = "default"
 FAULT_ENV = "ELANUS_FAULT"  # crash tests: the fault point at which to die
 FAULT_EXIT = 86
@@ -115,6 +119,7 @@ class Engine:
         self.tso = TimestampOracle(int(self.catalog.get_meta(TSO_LIMIT, "0")),
                                    persist=lambda limit: self.catalog.set_meta(TSO_LIMIT,
                                                                                str(limit)))
+        self.iterators = IteratorPages()
         self._lock = threading.RLock()
         self._collections: dict[tuple[str, str], Collection] = {}
         self._databases = {d.name: d for d in self.catalog.databases()}
@@ -697,6 +702,34 @@ class Engine:
         for key in garbage:
             self.store.delete(key)
 
+    def alter_index_properties(self, db: str, name: str, index_name: str,
+                               changes: dict[str, str], delete_keys: list[str]) -> None:
+        """Set or reset an index's properties; Milvus has one, `mmap.enabled`, which changes
+        where the index lives, so the collection must be released first."""
+        c = self.collection(db, name)
+        if changes and delete_keys:
+            raise InvalidArgument("cannot provide both DeleteKeys and ExtraParams")
+        for key in [*changes, *delete_keys]:
+            if key not in INDEX_PROPERTIES:
+                raise InvalidArgument(f"{key} is not a configurable index property")
+        for key, value in changes.items():
+            check_property(key, value)
+        with c.lock:
+            spec = c.indexes.get(index_name)
+            if spec is None:
+                raise IndexNotFound("indexName", index_name)
+            if c.loaded:
+                verb = "alter" if changes else "delete"
+                raise CollectionLoaded(c.name, f"can not {verb} mmap properties if collection "
+                                                "loaded")
+            params = {k: v for k, v in spec.params.items() if k not in delete_keys}
+            params.update({k: v.lower() for k, v in changes.items()})
+            altered = replace(spec, params=params)
+            self.catalog.add_index(IndexRecord(c.id, altered.index_name, altered.field_name,
+                                               altered.index_type, altered.metric_type, params))
+            c.indexes[index_name] = altered
+        self.index_builder.schedule(c)  # a build that raced the change is discarded: redo it
+
     def describe_index(self, db: str, name: str, index_name: str = "",
                        field_name: str = "") -> list[IndexInfo]:
         c = self.collection(db, name)
@@ -777,6 +810,9 @@ class Engine:
         c = self.collection(db, name)
         if num_rows <= 0:
             raise InvalidArgument("the number of rows to insert must be positive")
+        keys = columns.get(c.schema.primary.name) if upsert else None
+        if keys is not None and pc.count_distinct(keys).as_py() < len(keys):
+            raise InvalidArgument("duplicate primary keys are not allowed in the same batch")
         if partial:
             with c.lock:  # no write lands between reading the stored rows and the upsert
                 merged = merged_columns(c, columns, num_rows)
@@ -839,7 +875,16 @@ class Engine:
     # -- reads -----------------------------------------------------------------------------
 
     def search(self, req: SearchRequest) -> SearchResult:
-        return read.search(self.collection(req.db, req.collection), req)
+        if req.iterator is not None:
+            req = replace(req, iterator=self.iterators.resume(req.iterator))
+        result = search.run(self.collection(req.db, req.collection), req)
+        if result.iterator is not None:
+            self.iterators.keep(result.iterator)
+        return result
+
+    def hybrid_search(self, req: HybridSearchRequest) -> SearchResult:
+        """Several searches of one collection, fused into one ranking by `req.ranker`."""
+        return hybrid.run(self.collection(req.db, req.collection), req)
 
     def query(self, req: QueryRequest) -> QueryResult:
         return read.query(self.collection(req.db, req.collection), req)

@@ -1,10 +1,9 @@
-"""Read execution: search, query and count over a collection's segment snapshots.
+"""Read execution: query and count over a collection's segment snapshots, and the pieces
+search shares with them (output plans, filter masks, row gathering; search itself is in
+`elanus.engine.search`).
 
-Search: per segment, the allowed rows (live AND filter) go to the segment's index, or to exact
-search when the segment has no index yet; per-segment top k lists are merged by score in one
-numpy sort over every query at once; then the output columns of the winning rows are gathered
-with one Arrow `take` per segment. Query: per segment, the filter mask selects rows; results are
-concatenated and, when a limit or offset applies, ordered by primary key first as Milvus does.
+Query: per segment, the filter mask selects rows; results are concatenated and, when a limit or
+offset applies, ordered by primary key first as Milvus does.
 """
 
 from __future__ import annotations
@@ -20,18 +19,12 @@ import pyarrow.compute as pc
 
 from elanus.engine.collection import Collection, Snapshot
 from elanus.engine.partitioning import read_snapshot
-from elanus.engine.requests import QueryRequest, QueryResult, SearchRequest, SearchResult
+from elanus.engine.requests import QueryRequest, QueryResult
 from elanus.engine.scalar_indexing import segment_indexes
-from elanus.engine.segment import SegmentView, search_base
-from elanus.errors import FieldNotFound, FilterInvalid, InvalidArgument, MetricTypeMismatch
+from elanus.engine.segment import SegmentView
+from elanus.errors import FieldNotFound, FilterInvalid, InvalidArgument
 from elanus.expr import Filter, compile_filter, plan
-from elanus.expr.columns import validity
-from elanus.index.factory import exact, prepare_queries
-from elanus.index.registry import default_metric
-from elanus.index.vector import larger_is_closer
-from elanus.schema import DYNAMIC_FIELD, TIMESTAMP_COLUMN, CollectionSchema, DataType, FieldSchema
-from elanus.schema.types import single_array
-from elanus.schema.vectors import SparseRows
+from elanus.schema import DYNAMIC_FIELD, TIMESTAMP_COLUMN, CollectionSchema
 
 MAX_TOPK = 16384
 COUNT_STAR = "count(*)"
@@ -81,12 +74,12 @@ def plan_output(schema: CollectionSchema, requested: Sequence[str], with_pk: boo
     return OutputPlan(tuple(columns), tuple(names), None if whole_meta else tuple(dynamic))
 
 
-def _compile(text: str, schema: CollectionSchema, params: dict[str, Any]) -> Filter | None:
+def filter_of(text: str, schema: CollectionSchema, params: dict[str, Any]) -> Filter | None:
     """The compiled filter, or None for an empty one (every row passes)."""
     return compile_filter(text, schema, params) if text.strip() else None
 
 
-def _masks(collection: Collection, snap: Snapshot, flt: Filter | None
+def filter_masks(collection: Collection, snap: Snapshot, flt: Filter | None
            ) -> list[npt.NDArray[np.bool_]]:
     """Per segment: the rows visible at the snapshot's timestamp that pass the filter, which
     the segment's scalar indexes answer where they can."""
@@ -99,178 +92,20 @@ def _masks(collection: Collection, snap: Snapshot, flt: Filter | None
             if v.num_rows else m for v, m in zip(snap.views, live)]
 
 
-def search(collection: Collection, req: SearchRequest) -> SearchResult:
-    schema = collection.schema
-    field = _anns_field(schema, req.anns_field)
-    spec = collection.index_on(field.name)
-    metric = spec.metric_type if spec else (req.metric_type or default_metric(field.dtype)).upper()
-    if req.metric_type and req.metric_type.upper() != metric:
-        raise MetricTypeMismatch(metric, req.metric_type.upper())
-    if not 1 <= req.limit <= MAX_TOPK:
-        raise InvalidArgument(f"topk [{req.limit}] is invalid, it should be in range "
-                              f"[1, {MAX_TOPK}], but got {req.limit}")
-    if req.offset < 0 or req.offset + req.limit > MAX_TOPK:
-        raise InvalidArgument(f"offset+limit should be in range [1, {MAX_TOPK}], but got "
-                              f"{req.offset + req.limit}")
-    queries = _check_queries(field, req.queries if req.query_keys is None
-                             else _vectors_of(collection, field, req.query_keys))
-    out = plan_output(schema, req.output_fields, with_pk=False)
-    flt = _compile(req.filter, schema, req.filter_params)
-    snap = read_snapshot(collection, "search", flt, req.partition_names)
-    views = snap.views
-    masks = _masks(collection, snap, flt)
-    if field.nullable:  # rows without a vector are never hits
-        masks = [m & validity(v.table.column(field.name)) if v.num_rows else m
-                 for v, m in zip(views, masks)]
-    cosine = metric == "COSINE"
-    prepared = prepare_queries(queries, metric)
-    k = req.offset + req.limit
-    nq = len(queries)
-    all_off, all_score, all_seg = [], [], []
-    for i, (view, mask) in enumerate(zip(views, masks)):
-        if view.num_rows == 0 or not mask.any():
-            continue
-        index = view.index(field.name)
-        allowed = None if mask.all() else mask
-        if index is not None:
-            off, score = index.search(prepared, k, allowed, req.params)
-        else:
-            off, score = exact(view.vectors(field.name, cosine), prepared, k, metric, allowed)
-        all_off.append(off)
-        all_score.append(score)
-        all_seg.append(np.full(off.shape, i, dtype=np.int32))
-    if not all_off:
-        empty = _empty(schema, out.columns)
-        return SearchResult(pa.array([], type=schema.primary.arrow_type), np.empty(0, np.float32),
-                            [0] * nq, empty, out.names, schema.primary.name, metric,
-                            out.dynamic_keys, snap.ts)
-    offs, scores, segs = _merge(all_off, all_score, all_seg, metric)
-    valid = offs >= 0
-    flat_off, flat_seg, flat_score = offs[valid], segs[valid], scores[valid]
-    pk_name = schema.primary.name
-    owner = np.repeat(np.arange(nq), valid.sum(axis=1))
-    # A key inserted twice: each query keeps its best hit of the key, then takes its page of
-    # `offset`, `limit` from what is left, so duplicates never cost it a hit.
-    keep = _first_per_key(_gather(views, flat_seg, flat_off, (pk_name,)).column(pk_name),
-                          owner)
-    select = _page(owner, keep, nq, req.offset, req.limit)
-    flat_off, flat_seg, flat_score = flat_off[select], flat_seg[select], flat_score[select]
-    topks = np.bincount(owner[select], minlength=nq).tolist()
-    if req.round_decimal >= 0:
-        flat_score = np.round(flat_score, req.round_decimal)
-    rows = _gather(views, flat_seg, flat_off, (pk_name, *out.columns))
-    fields = rows.select(list(out.columns))
-    return SearchResult(rows.column(pk_name).combine_chunks(), flat_score.astype(np.float32),
-                        topks, fields, out.names, pk_name, metric, out.dynamic_keys, snap.ts)
 
 
-def _first_per_key(pks: pa.ChunkedArray, owner: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """Per query (`owner` of each ranked hit), the first (best ranked) hit of each key."""
-    codes = single_array(pks)
-    if not pa.types.is_integer(codes.type):
-        codes = pc.dictionary_encode(codes).indices
-    pairs = np.stack([owner, codes.to_numpy(zero_copy_only=False).astype(np.int64)], axis=1)
-    keep = np.zeros(len(pairs), dtype=bool)
-    if len(pairs):
-        _, first = np.unique(pairs, axis=0, return_index=True)
-        keep[first] = True
-    return keep
 
-
-def _page(owner: npt.NDArray[np.int64], keep: npt.NDArray[np.bool_], nq: int, offset: int,
-          limit: int) -> npt.NDArray[np.bool_]:
-    """The kept hits ranked offset .. offset+limit-1 within their query."""
-    kept_before = np.concatenate([[0], np.cumsum(np.bincount(owner, weights=keep,
-                                                             minlength=nq))[:-1]])
-    rank = np.cumsum(keep) - 1 - kept_before[owner].astype(np.int64)
-    return keep & (rank >= offset) & (rank < offset + limit)
-
-
-def _vectors_of(collection: Collection, field: FieldSchema, keys: pa.Array) -> Any:
-    """The `field` vectors of the rows with these primary keys, in their order: the queries
-    of a search by primary keys."""
-    pk = collection.schema.primary
-    if len(keys) == 0:
-        raise InvalidArgument("search by primary keys needs at least one primary key")
-    try:
-        keys = keys.cast(pk.arrow_type)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise InvalidArgument(f"the primary keys of the search do not match the type "
-                              f"{pk.dtype.milvus_name} of field {pk.name}") from None
-    stored = newest_rows(collection, keys)
-    where = pc.index_in(keys, value_set=stored.column(pk.name))
-    vectors = stored.column(field.name).take(where)
-    missing = pc.or_(where.is_null(), vectors.is_null()).to_numpy(zero_copy_only=False)
-    if missing.any():
-        absent = keys.filter(pa.array(missing)).to_pylist()
-        raise InvalidArgument(f"primary keys {absent} of the search are not in the collection, "
-                              f"or have no value in field {field.name}")
-    return search_base(vectors, field)
-
-
-def _check_queries(field: FieldSchema, queries: Any) -> Any:
-    """Query vectors in the form the field is searched in, or the error Milvus gives."""
-    if field.dtype == DataType.SPARSE_FLOAT_VECTOR:
-        if not isinstance(queries, SparseRows):
-            raise InvalidArgument(f"the search data of sparse vector field {field.name} must be "
-                                  "sparse vectors")
-        return queries
-    if isinstance(queries, SparseRows):
-        raise InvalidArgument(f"sparse search data cannot search {field.dtype.milvus_name} field "
-                              f"{field.name}")
-    binary = field.dtype == DataType.BINARY_VECTOR
-    if binary != (queries.dtype == np.uint8):
-        raise InvalidArgument(f"the search data type does not match the type "
-                              f"{field.dtype.milvus_name} of field {field.name}")
-    width = field.dim // 8 if binary else field.dim
-    if queries.ndim != 2 or queries.shape[1] != width:
-        got = (queries.shape[1] * (8 if binary else 1)) if queries.ndim == 2 else 0
-        raise InvalidArgument(f"the dim ({got}) of search data is not equal to the dim "
-                              f"({field.dim}) of field {field.name}")
-    return np.ascontiguousarray(queries)
-
-
-def _merge(offs: list[npt.NDArray[np.int64]], scores: list[npt.NDArray[np.float32]],
-           segs: list[npt.NDArray[np.int32]], metric: str,
-           ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int32]]:
-    """Every query's per-segment lists merged into one ranking, best first (-1: no hit)."""
-    if len(offs) == 1:  # one segment's list is already ranked
-        return offs[0], scores[0], segs[0]
-    off: npt.NDArray[np.int64] = np.concatenate(offs, axis=1)
-    score: npt.NDArray[np.float32] = np.concatenate(scores, axis=1)
-    seg: npt.NDArray[np.int32] = np.concatenate(segs, axis=1)
-    order_key = np.where(off < 0, np.inf, -score if larger_is_closer(metric) else score)
-    order = np.argsort(order_key, axis=1, kind="stable")
-    return (np.take_along_axis(off, order, axis=1), np.take_along_axis(score, order, axis=1),
-            np.take_along_axis(seg, order, axis=1))
-
-
-def _anns_field(schema: CollectionSchema, name: str) -> FieldSchema:
-    vectors = schema.vector_fields
-    if not name:
-        if len(vectors) != 1:
-            raise InvalidArgument("multiple anns_fields exist, please specify a anns_field in "
-                                  "search_params")
-        return vectors[0]
-    f = schema.field(name)
-    if f is None:
-        raise FieldNotFound(name)
-    if not f.dtype.is_vector:
-        raise InvalidArgument(f"field {name} is not a vector field")
-    return f
-
-
-def _empty(schema: CollectionSchema, columns: Sequence[str]) -> pa.Table:
+def empty_table(schema: CollectionSchema, columns: Sequence[str]) -> pa.Table:
     """A table of no rows with these stored columns."""
     return schema.arrow_schema().empty_table().select(list(dict.fromkeys(columns)))
 
 
-def _gather(views: list[SegmentView], seg: npt.NDArray[np.int32], off: npt.NDArray[np.int64],
+def gather(views: list[SegmentView], seg: npt.NDArray[np.int32], off: npt.NDArray[np.int64],
             columns: Sequence[str]) -> pa.Table:
     """Rows (seg[i], off[i]) in order, restricted to `columns`: one take per segment."""
     cols = list(dict.fromkeys(columns))
     if len(seg) == 0:
-        return _empty(views[0].segment.schema, cols)
+        return empty_table(views[0].segment.schema, cols)
     first = int(seg[0])
     if (seg == first).all():  # every hit in one segment: one take, already in order
         return views[first].table.select(cols).take(pa.array(off))
@@ -296,10 +131,10 @@ def query(collection: Collection, req: QueryRequest) -> QueryResult:
     if req.limit > MAX_TOPK or req.offset < 0 or (req.limit >= 0 and req.offset + req.limit > MAX_TOPK):
         raise InvalidArgument(f"invalid max query result window, (offset+limit) should be in "
                               f"range [1, {MAX_TOPK}], but got {req.offset + max(req.limit, 0)}")
-    flt = _compile(req.filter, schema, req.filter_params)
+    flt = filter_of(req.filter, schema, req.filter_params)
     snap = read_snapshot(collection, "query", flt, req.partition_names, req.read_ts)
     views = snap.views
-    masks = _masks(collection, snap, flt)
+    masks = filter_masks(collection, snap, flt)
     if is_count:
         total = int(sum(int(np.count_nonzero(m)) for m in masks))
         return QueryResult(pa.table({COUNT_STAR: pa.array([total], pa.int64())}), (COUNT_STAR,),
@@ -309,7 +144,7 @@ def query(collection: Collection, req: QueryRequest) -> QueryResult:
     parts = [v.table.select(columns).filter(pa.array(m))
              for v, m in zip(views, masks) if v.num_rows and m.any()]
     if not parts:
-        return QueryResult(_empty(schema, out.columns), out.names, out.dynamic_keys,
+        return QueryResult(empty_table(schema, out.columns), out.names, out.dynamic_keys,
                            read_ts=snap.ts)
     table = _newest_per_key(pa.concat_tables(parts), schema.primary.name)
     if req.limit >= 0 or req.offset:
@@ -361,7 +196,7 @@ def delete_plan(collection: Collection, text: str, params: dict[str, Any]) -> Fi
 def matching_pks(collection: Collection, flt: Filter, partition: str = "") -> pa.Array:
     """Primary keys of the live rows that pass the filter (for delete by filter)."""
     snap = read_snapshot(collection, "delete", flt, (partition,) if partition else ())
-    masks = _masks(collection, snap, flt)
+    masks = filter_masks(collection, snap, flt)
     pks = [v.pks.filter(pa.array(m)) for v, m in zip(snap.views, masks) if v.num_rows and m.any()]
     if not pks:
         return pa.array([], type=collection.pk_type)

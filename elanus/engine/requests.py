@@ -7,11 +7,14 @@ decision in between.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from elanus.engine.hybrid import Ranker
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,24 @@ class SearchRequest:
     partition_names: tuple[str, ...] = ()
     round_decimal: int = -1
     query_keys: Any = None  # pa.Array of primary keys: search by the vectors of these rows
+    read_ts: int = 0  # 0: read at the newest timestamp (iterators pin their first one)
+    radius: float | None = None  # range search: hits strictly closer than this ...
+    range_filter: float | None = None  # ... and no closer than this
+    group_by_field: str = ""  # grouping search: at most `group_size` hits per value
+    group_size: int = 1
+    strict_group_size: bool = False
+    iterator: IteratorPage | None = None  # a page of a search iterator (pymilvus's v2)
+
+
+@dataclass(frozen=True)
+class IteratorPage:
+    """Where a search iterator stands: the hits after `last_bound` (a score), less the rows
+    `seen` (primary keys) at that bound; `depth` is how many ranked rows the last page read."""
+
+    token: str = ""  # "" on the first page: the engine names the iterator
+    last_bound: float | None = None
+    seen: Any = None  # pa.Array of primary keys, or None
+    depth: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,28 @@ class SearchResult:
     metric_type: str
     dynamic_keys: tuple[str, ...] | None = None  # dynamic keys asked for by name; None = all
     read_ts: int = 0  # the timestamp the search read at
+    group_values: pa.Array | None = None  # grouping search: each hit's group-by value
+    iterator: IteratorPage | None = None  # a search iterator's position after this page
+
+
+@dataclass(frozen=True)
+class HybridSearchRequest:
+    """Several searches of one collection fused by a ranker (MilvusClient.hybrid_search).
+
+    Each sub-search keeps its own field, queries, metric, params, filter and limit; the
+    hybrid request's partitions and output fields apply to all of them, and its limit and
+    offset page the fused ranking.
+    """
+
+    db: str
+    collection: str
+    searches: tuple[SearchRequest, ...]
+    ranker: Ranker
+    limit: int
+    offset: int = 0
+    output_fields: tuple[str, ...] = ()
+    partition_names: tuple[str, ...] = ()
+    round_decimal: int = -1
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,13 @@ def test_wrong_dimension(milvus, quick: str) -> None:
         milvus.search(quick, data=[[1.0, 2.0]], limit=1)
 
 
+def test_upsert_of_one_key_twice_in_a_batch_is_refused(milvus, quick: str) -> None:
+    with _raises(1100, "duplicate primary keys are not allowed in the same batch"):
+        milvus.upsert(quick, [{"id": 1, "vector": [1.0, 0, 0, 0]},
+                              {"id": 1, "vector": [0.0, 1, 0, 0]}])
+    assert milvus.query(quick, filter="", output_fields=["count(*)"])[0]["count(*)"] == 5
+
+
 def test_missing_and_unknown_fields(milvus, name: str) -> None:
     schema = MilvusClient.create_schema(enable_dynamic_field=False)
     schema.add_field("id", DataType.INT64, is_primary=True)

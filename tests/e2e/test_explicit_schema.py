@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType, MilvusClient, MilvusException
 
 
 def _schema(milvus, *, dynamic: bool = False, pk: DataType = DataType.INT64):
@@ -119,6 +119,30 @@ def test_index_types_describe_and_search(milvus, name: str, index_type: str, par
     milvus.release_collection(name)
     milvus.drop_index(name, "emb")
     assert milvus.list_indexes(name) == []
+
+
+def test_index_mmap_property_is_altered_and_reset_while_released(milvus, name: str) -> None:
+    milvus.create_collection(name, schema=_schema(milvus),
+                             index_params=_index(milvus, index_type="HNSW", metric_type="L2"))
+    milvus.load_collection(name)
+    with pytest.raises(MilvusException, match="can not alter mmap properties if collection "
+                                              "loaded"):
+        milvus.alter_index_properties(name, "emb", {"mmap.enabled": True})
+    milvus.release_collection(name)
+    milvus.alter_index_properties(name, "emb", {"mmap.enabled": True})
+    assert milvus.describe_index(name, "emb")["mmap.enabled"] == "true"
+    for bad, text in (({"mmap.enabled": "maybe"}, "invalid mmap.enabled value"),
+                      ({"ef": 10}, "ef is not a configurable index property")):
+        with pytest.raises(MilvusException, match=text) as err:
+            milvus.alter_index_properties(name, "emb", bad)
+        assert err.value.code == 1100
+    with pytest.raises(MilvusException, match="index not found"):
+        milvus.alter_index_properties(name, "nope", {"mmap.enabled": False})
+    milvus.drop_index_properties(name, "emb", ["mmap.enabled"])
+    assert "mmap.enabled" not in milvus.describe_index(name, "emb")
+    milvus.load_collection(name)
+    milvus.insert(name, _rows(10))
+    assert milvus.search(name, data=[_rows(10)[3]["emb"]], limit=1)[0][0]["pk"] == 3
 
 
 def test_scalar_autoindex_is_accepted_and_listed(milvus, name: str) -> None:

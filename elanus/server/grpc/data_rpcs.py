@@ -10,7 +10,13 @@ import pyarrow as pa
 from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 
 from elanus.engine.engine import Engine
-from elanus.engine.requests import QueryRequest, QueryResult, SearchRequest, SearchResult
+from elanus.engine.requests import (
+    IteratorPage,
+    QueryRequest,
+    QueryResult,
+    SearchRequest,
+    SearchResult,
+)
 from elanus.errors import InvalidArgument, Unsupported
 from elanus.schema import CollectionSchema, DataType, FieldSchema, timestamps
 from elanus.schema.vectors import SparseRows, check_sparse, decode_dense, encode_dense
@@ -23,10 +29,7 @@ from elanus.server.grpc.data_codec import (
 from elanus.server.grpc.handlers import db_name, handler, kv_pairs
 from elanus.server.grpc.status import OK
 
-# Search parameters of features later issues bring; refused clearly rather than ignored.
-_UNSERVED_SEARCH_KEYS = {"group_by_field": "grouping search", "iterator": "search iterators",
-                         "search_iter_v2": "search iterators"}
-_UNSERVED_PARAMS = {"radius": "range search", "range_filter": "range search"}
+_TRUE = ("true", "True", "1")
 
 
 def _template_params(values: Any) -> dict[str, Any]:
@@ -142,15 +145,9 @@ def _int(params: dict[str, str], key: str, default: int) -> int:
 @handler("Search")
 def search(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.SearchResults:
     sp = kv_pairs(req.search_params)
-    for key, what in _UNSERVED_SEARCH_KEYS.items():
-        if sp.get(key) not in (None, "", "false", '""'):
-            raise Unsupported(f"{what} is not supported by this elanus build yet")
     params = json.loads(sp.get("params") or "{}")
     if not isinstance(params, dict):
         raise InvalidArgument("search params must be a JSON object")
-    for key, what in _UNSERVED_PARAMS.items():
-        if key in params:
-            raise Unsupported(f"{what} is not supported by this elanus build yet")
     db = db_name(req, ctx)
     collection = engine.collection(db, req.collection_name)
     schema = collection.schema
@@ -158,6 +155,7 @@ def search(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.SearchResults:
     vectors = schema.vector_fields
     field = schema.field(anns_field) if anns_field else (vectors[0] if len(vectors) == 1
                                                          else None)
+    iterator = _iterator_page(sp)
     request = SearchRequest(
         db=db, collection=req.collection_name,
         anns_field=anns_field, queries=_decode_queries(req, field),
@@ -166,12 +164,46 @@ def search(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.SearchResults:
         output_fields=tuple(req.output_fields), offset=_int(sp, "offset", 0), params=params,
         partition_names=tuple(req.partition_names),
         round_decimal=_int(sp, "round_decimal", -1), query_keys=_query_keys(req),
+        read_ts=req.guarantee_timestamp if _is_iterator(sp) else 0,
+        radius=_number(params, "radius"),
+        range_filter=_number(params, "range_filter") if "radius" in params else None,
+        group_by_field=sp.get("group_by_field", "").strip('"'),
+        group_size=_int(sp, "group_size", 1),
+        strict_group_size=sp.get("strict_group_size", "") in _TRUE,
+        iterator=iterator,
     )
     hits = engine.search(request)
+    results = _encode_hits(schema, request, hits, _timezone(collection.timezone, sp))
     return milvus_pb2.SearchResults(status=OK, collection_name=req.collection_name,
-                                    results=_encode_hits(schema, request, hits,
-                                                         _timezone(collection.timezone, sp)),
-                                    session_ts=hits.read_ts)
+                                    results=results, session_ts=hits.read_ts)
+
+
+def _is_iterator(params: dict[str, str]) -> bool:
+    return params.get("iterator", "") in _TRUE
+
+
+def _iterator_page(sp: dict[str, str]) -> IteratorPage | None:
+    """Where a search iterator (pymilvus's search_iterator, v2 protocol) stands, if this search
+    is one of its pages."""
+    if not (_is_iterator(sp) and sp.get("search_iter_v2", "") in _TRUE):
+        return None
+    bound = sp.get("search_iter_last_bound", "")
+    try:
+        last_bound = float(bound) if bound not in ("", "None") else None
+    except ValueError:
+        raise InvalidArgument(f"search_iter_last_bound [{bound}] is invalid, should be a "
+                              "number") from None
+    return IteratorPage(token=sp.get("search_iter_id", ""), last_bound=last_bound)
+
+
+def _number(params: dict[str, Any], key: str) -> float | None:
+    raw = params.get(key)
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{key} [{raw}] is invalid, should be a number") from None
 
 
 def _query_keys(req: Any) -> pa.Array | None:
@@ -205,6 +237,14 @@ def _encode_hits(schema: CollectionSchema, req: SearchRequest, hits: SearchResul
         output_fields=list(hits.output_fields), primary_field_name=hits.primary_field)
     out.scores.extend(hits.scores.tolist())
     encode_ids(hits.pks, out.ids)
+    if hits.group_values is not None:
+        group = schema.field(req.group_by_field)
+        out.group_by_field_value.CopyFrom(encode_column(req.group_by_field, group,
+                                                        hits.group_values, timezone))
+    if hits.iterator is not None:
+        out.search_iterator_v2_results.token = hits.iterator.token
+        if hits.iterator.last_bound is not None:
+            out.search_iterator_v2_results.last_bound = hits.iterator.last_bound
     out.fields_data.extend(encode_column(name, schema.field(name), hits.fields.column(name),
                                          timezone) for name in hits.fields.column_names)
     return out
@@ -213,13 +253,12 @@ def _encode_hits(schema: CollectionSchema, req: SearchRequest, hits: SearchResul
 @handler("Query")
 def query(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.QueryResults:
     qp = kv_pairs(req.query_params)
-    if qp.get("iterator") in ("True", "true"):
-        raise Unsupported("query iterators are not supported by this elanus build yet")
     request = QueryRequest(
         db=db_name(req, ctx), collection=req.collection_name, filter=req.expr,
         output_fields=tuple(req.output_fields), limit=_int(qp, "limit", -1),
         offset=_int(qp, "offset", 0), filter_params=_template_params(req.expr_template_values),
-        partition_names=tuple(req.partition_names))
+        partition_names=tuple(req.partition_names),
+        read_ts=req.guarantee_timestamp if _is_iterator(qp) else 0)
     result = engine.query(request)
     collection = engine.collection(request.db, request.collection)
     return _encode_rows(collection.schema, request, result, _timezone(collection.timezone, qp))

@@ -1,4 +1,4 @@
-"""RPCs on indexes: create, describe, drop, state and build progress."""
+"""RPCs on indexes: create, describe, alter, drop, state and build progress."""
 
 from __future__ import annotations
 
@@ -60,6 +60,13 @@ def describe_index(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.DescribeInd
 @handler("DropIndex")
 def drop_index(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
     engine.drop_index(db_name(req, ctx), req.collection_name, req.index_name, req.field_name)
+    return OK
+
+
+@handler("AlterIndex")
+def alter_index(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
+    engine.alter_index_properties(db_name(req, ctx), req.collection_name, req.index_name,
+                                  kv_pairs(req.extra_params), list(req.delete_keys))
     return OK
 
 

@@ -21,6 +21,7 @@ from elanus.server.grpc import (  # noqa: F401 (importing registers the handlers
     collection_rpcs,
     data_rpcs,
     database_rpcs,
+    hybrid_rpcs,
     index_rpcs,
     partition_rpcs,
 )
