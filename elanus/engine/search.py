@@ -39,7 +39,7 @@ from elanus.engine.segment import SegmentView, search_base
 from elanus.errors import FieldNotFound, InvalidArgument, MetricTypeMismatch
 from elanus.expr.columns import validity
 from elanus.index.factory import exact, prepare_queries
-from elanus.index.registry import default_metric
+from elanus.index.registry import check_search, default_metric
 from elanus.index.vector import larger_is_closer
 from elanus.schema import CollectionSchema, DataType, FieldSchema
 from elanus.schema.types import single_array
@@ -210,6 +210,8 @@ def run(collection: Collection, req: SearchRequest) -> SearchResult:
                               f"{req.offset + req.limit}")
     window = _window(metric, req)
     group = _group_field(schema, req)
+    if spec is not None and req.radius is None and req.iterator is None and group is None:
+        check_search(spec, field.dtype, req.params, req.offset + req.limit)
     queries = _check_queries(field, req.queries if req.query_keys is None
                              else _vectors_of(collection, field, req.query_keys))
     out = plan_output(schema, req.output_fields, with_pk=False)
@@ -252,12 +254,11 @@ def run(collection: Collection, req: SearchRequest) -> SearchResult:
     topks = np.bincount(owner, minlength=nq).tolist()
     if req.round_decimal >= 0:
         score = np.round(score, req.round_decimal)
-    columns = (pk_name, *out.columns, *((group.name,) if group is not None else ()))
-    rows = gather(snap.views, seg, off, columns)
-    pks = rows.column(pk_name).combine_chunks()
-    return SearchResult(pks, score.astype(np.float32), topks, rows.select(list(out.columns)),
-                        out.names, pk_name, metric, out.dynamic_keys, snap.ts,
-                        group_values=(single_array(rows.column(group.name))
+    rows = gather(snap.views, seg, off, out.columns) if out.columns else chosen.keys.select([])
+    pks = single_array(chosen.keys.column(pk_name))
+    return SearchResult(pks, score.astype(np.float32), topks, rows, out.names, pk_name, metric,
+                        out.dynamic_keys, snap.ts,
+                        group_values=(single_array(chosen.keys.column(group.name))
                                       if group is not None else None),
                         iterator=_next_page(req, metric, chosen.score, pks, depth))
 
@@ -339,6 +340,7 @@ class _Chosen:
     score: npt.NDArray[np.float32]
     owner: npt.NDArray[np.int64]
     short: npt.NDArray[np.bool_]
+    keys: pa.Table  # the primary key (and group-by value) of each hit
 
 
 def _choose(ranked: _Ranking, views: list[SegmentView], pk_name: str,
@@ -357,22 +359,22 @@ def _choose(ranked: _Ranking, views: list[SegmentView], pk_name: str,
     # A key inserted twice: each query keeps its best hit of the key, so duplicates never cost
     # it a hit.
     keep = _first_per_key(cand.column(pk_name), owner)
-    need = req.offset + req.limit
-    if group is None:
-        kept = np.bincount(owner, weights=keep, minlength=nq)
-        select = _page(owner, keep, nq, req.offset, req.limit)
-        return _Chosen(off[select], seg[select], score[select], owner[select], kept < need)
-    return _choose_groups(off, seg, score, owner, keep, cand.column(group.name), nq, req)
+    if group is not None:
+        return _choose_groups(off[keep], seg[keep], score[keep], owner[keep],
+                              cand.filter(pa.array(keep)), nq, req)
+    kept = np.bincount(owner, weights=keep, minlength=nq)
+    select = np.flatnonzero(_page(owner, keep, nq, req.offset, req.limit))
+    return _Chosen(off[select], seg[select], score[select], owner[select],
+                   kept < req.offset + req.limit, cand.take(pa.array(select)))
 
 
 def _choose_groups(off: npt.NDArray[np.int64], seg: npt.NDArray[np.int32],
                    score: npt.NDArray[np.float32], owner: npt.NDArray[np.int64],
-                   keep: npt.NDArray[np.bool_], values: pa.ChunkedArray, nq: int,
-                   req: SearchRequest) -> _Chosen:
+                   keys: pa.Table, nq: int, req: SearchRequest) -> _Chosen:
     """Grouping search: the groups ranked offset .. offset+limit by their best hit, each with
-    its best `group_size` hits, group after group."""
-    off, seg, score, owner = off[keep], seg[keep], score[keep], owner[keep]
-    codes = _codes(values.filter(pa.array(keep)) if len(keep) else values)
+    its best `group_size` hits, group after group. `keys` holds the kept hits' primary keys
+    and group-by values (its second column)."""
+    codes = _codes(keys.column(1))
     n = len(owner)
     # Rank of each hit within its (query, group), and of each group within its query, both
     # in hit order (hits are ranked best first within each query).
@@ -403,7 +405,7 @@ def _choose_groups(off: npt.NDArray[np.int64], seg: npt.NDArray[np.int32],
         short |= ((counts < req.group_size) & exists).any(axis=1)
     idx = np.flatnonzero(select)
     idx = idx[np.lexsort((within[idx], group_rank[idx], owner[idx]))]
-    return _Chosen(off[idx], seg[idx], score[idx], owner[idx], short)
+    return _Chosen(off[idx], seg[idx], score[idx], owner[idx], short, keys.take(pa.array(idx)))
 
 
 def _codes(values: pa.ChunkedArray) -> npt.NDArray[np.int64]:
@@ -419,11 +421,14 @@ def _first_per_key(pks: pa.ChunkedArray, owner: npt.NDArray[np.int64]) -> npt.ND
     codes = single_array(pks)
     if not pa.types.is_integer(codes.type):
         codes = pc.dictionary_encode(codes).indices
-    pairs = np.stack([owner, codes.to_numpy(zero_copy_only=False).astype(np.int64)], axis=1)
-    keep = np.zeros(len(pairs), dtype=bool)
-    if len(pairs):
-        _, first = np.unique(pairs, axis=0, return_index=True)
-        keep[first] = True
+    key = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    keep = np.zeros(len(key), dtype=bool)
+    if len(key):
+        order = np.lexsort((key, owner))  # stable: the best ranked hit of a key comes first
+        o, k = owner[order], key[order]
+        first = np.ones(len(key), dtype=bool)
+        first[1:] = (o[1:] != o[:-1]) | (k[1:] != k[:-1])
+        keep[order[first]] = True
     return keep
 
 
