@@ -245,7 +245,8 @@ def run(collection: Collection, req: SearchRequest) -> SearchResult:
     deepest = max(t.passing for t in targets)
     depth = min(depth, deepest)
     while True:
-        ranked = _ranked(targets, field, metric, prepared, depth, req.params, window)
+        ranked = _ranked(targets, field, metric, prepared, depth, req.params, window,
+                         {**(spec.params if spec else {}), **req.params})
         chosen = _choose(ranked, snap.views, pk_name, group, req, window, metric)
         if depth >= deepest or not (chosen.short & ~ranked.exhausted).any():
             break
@@ -282,7 +283,10 @@ class _Ranking:
 
 
 def _ranked(targets: list[_Target], field: FieldSchema, metric: str, queries: Any, depth: int,
-            params: dict[str, Any], window: Window) -> _Ranking:
+            params: dict[str, Any], window: Window, exact_params: dict[str, Any]) -> _Ranking:
+    """Every segment's top `depth` for every query, merged. Segments with an index search it
+    with the search's `params`; the others are searched exactly (`exact_params`: the index's
+    build params under the search's, for what exact search needs of them)."""
     cosine = metric == "COSINE"
 
     def one(t: _Target) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
@@ -290,7 +294,8 @@ def _ranked(targets: list[_Target], field: FieldSchema, metric: str, queries: An
         index = t.view.index(field.name)
         if index is not None:
             return index.search(queries, k, t.allowed, params)
-        return exact(t.view.vectors(field.name, cosine), queries, k, metric, t.allowed)
+        return exact(t.view.vectors(field.name, cosine), queries, k, metric, t.allowed,
+                     exact_params)
 
     if len(targets) == 1:
         lists = [one(targets[0])]

@@ -15,6 +15,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from elanus.index.minhash import MHJACCARD, element_bits, exact_minhash
 from elanus.index.vector import (
     Offsets,
     Scores,
@@ -88,6 +89,9 @@ class BinaryIndex:
 
     def search(self, queries: Bits, k: int, allowed: npt.NDArray[np.bool_] | None = None,
                params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
+        if self.metric == MHJACCARD:  # BIN_FLAT over MinHash signatures
+            return exact_minhash(self._base, queries, k, self.metric, allowed,
+                                 element_bits(params or {}))
         usable = self._ivf is not None and self.metric == "HAMMING" and \
             (allowed is None or bool(allowed.all()))
         if not usable:

@@ -2,8 +2,10 @@
 
 A segment's search base (see `elanus.engine.segment.search_base`) is float32 rows for the dense
 types, packed bytes for binary vectors, or CSR rows for sparse vectors; queries come in the same
-form. The kind names the structure: FLAT, HNSW, IVF_FLAT (dense, on faiss); BIN_FLAT,
-BIN_IVF_FLAT (binary); SPARSE_INVERTED_INDEX, SPARSE_WAND (sparse).
+form. The kind names the structure: FLAT, HNSW, IVF_FLAT (dense, on faiss: `elanus.index.vector`);
+IVF_SQ8, IVF_PQ, IVF_RABITQ, SCANN, HNSW_SQ, HNSW_PQ, HNSW_PRQ, DISKANN (dense, quantized:
+`elanus.index.quantized`); BIN_FLAT, BIN_IVF_FLAT (binary); MINHASH_LSH (binary MinHash
+signatures: `elanus.index.minhash`); SPARSE_INVERTED_INDEX, SPARSE_WAND (sparse).
 """
 
 from __future__ import annotations
@@ -15,6 +17,16 @@ import numpy as np
 import numpy.typing as npt
 
 from elanus.index.binary import build_binary, exact_binary, load_binary
+from elanus.index.minhash import (
+    MHJACCARD,
+    MINHASH_KIND,
+    build_minhash,
+    element_bits,
+    exact_minhash,
+    load_minhash,
+)
+from elanus.index.params import QUANTIZED_KINDS
+from elanus.index.quantized import build_quantized, load_quantized
 from elanus.index.sparse import SparseIndex
 from elanus.index.vector import (
     Offsets,
@@ -39,8 +51,12 @@ def build_index(kind: str, base: SearchBase, metric: str, params: dict[str, str]
         assert isinstance(base, SparseRows)
         return SparseIndex.build(base, kind, params)
     assert isinstance(base, np.ndarray)
+    if kind == MINHASH_KIND:
+        return build_minhash(base, metric, params, cancelled)  # type: ignore[arg-type]
     if kind in BINARY_KINDS:
         return build_binary(kind, base, metric, params, cancelled)  # type: ignore[arg-type]
+    if kind in QUANTIZED_KINDS:
+        return build_quantized(kind, base, metric, params, cancelled)  # type: ignore[arg-type]
     return build_dense(kind, base, metric, params, cancelled)  # type: ignore[arg-type]
 
 
@@ -49,8 +65,12 @@ def load_index(data: bytes, metric: str, kind: str, base: SearchBase) -> VectorI
     if kind in SPARSE_KINDS:
         return SparseIndex.deserialize(data, kind)
     assert isinstance(base, np.ndarray)
+    if kind == MINHASH_KIND:
+        return load_minhash(data, metric, base)  # type: ignore[arg-type]
     if kind in BINARY_KINDS:
         return load_binary(data, metric, kind, base)  # type: ignore[arg-type]
+    if kind in QUANTIZED_KINDS:
+        return load_quantized(data, metric, kind, base)  # type: ignore[arg-type]
     return load_dense(data, metric, kind, base)  # type: ignore[arg-type]
 
 
@@ -62,10 +82,15 @@ def prepare_queries(queries: Any, metric: str) -> Any:
 
 
 def exact(base: SearchBase, queries: Any, k: int, metric: str,
-          allowed: npt.NDArray[np.bool_] | None) -> tuple[Offsets, Scores]:
-    """Brute-force top k over a segment's search base (already prepared for `metric`)."""
+          allowed: npt.NDArray[np.bool_] | None,
+          params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
+    """Brute-force top k over a segment's search base (already prepared for `metric`);
+    `params` (the search's over the index's) give MinHash signatures their element width."""
     if isinstance(base, SparseRows):
         return SparseIndex.build(base).search(queries, k, allowed)
+    if metric == MHJACCARD:
+        return exact_minhash(base, queries, k, metric, allowed,  # type: ignore[arg-type]
+                             element_bits(params or {}))
     if base.dtype == np.uint8:
         return exact_binary(base, queries, k, metric, allowed)  # type: ignore[arg-type]
     return exact_search(base, queries, k, metric, allowed)  # type: ignore[arg-type]

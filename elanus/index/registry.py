@@ -5,6 +5,9 @@
 on vector and scalar fields alike. AUTOINDEX on a float vector builds HNSW; on a scalar field it
 is an inverted index. Index types Milvus has and elanus does not serve yet are refused with a
 clear error, never accepted and ignored.
+
+The dense types serve every index type Milvus 2.6 lists for them; INT8_VECTOR serves all but
+IVF_RABITQ and DISKANN, which Milvus's index engine registers for float vectors only.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from dataclasses import dataclass
 
 from elanus.errors import InvalidArgument, Unsupported
 from elanus.index.binary import BINARY_METRICS
+from elanus.index.minhash import MINHASH_KIND, MINHASH_METRICS, check_minhash_params
+from elanus.index.params import QUANTIZED_KINDS, build_params, check_top_k
 from elanus.index.sparse import SPARSE_METRICS
 from elanus.index.vector import METRICS, IndexSpec
 from elanus.schema import DataType, FieldSchema
@@ -29,10 +34,16 @@ class VectorFamily:
     default_metric: str
 
 
-DENSE = VectorFamily({"FLAT": "FLAT", "HNSW": "HNSW", "IVF_FLAT": "IVF_FLAT",
-                      "AUTOINDEX": "HNSW"}, METRICS, DEFAULT_FLOAT_METRIC)
+_DENSE_KINDS = {"FLAT": "FLAT", "HNSW": "HNSW", "IVF_FLAT": "IVF_FLAT", "AUTOINDEX": "HNSW",
+                **{kind: kind for kind in QUANTIZED_KINDS}}
+DENSE = VectorFamily(_DENSE_KINDS, METRICS, DEFAULT_FLOAT_METRIC)
+INT8 = VectorFamily({k: v for k, v in _DENSE_KINDS.items() if k not in ("IVF_RABITQ", "DISKANN")},
+                    METRICS, DEFAULT_FLOAT_METRIC)
 BINARY = VectorFamily({"BIN_FLAT": "BIN_FLAT", "BIN_IVF_FLAT": "BIN_IVF_FLAT",
-                       "AUTOINDEX": "BIN_FLAT"}, BINARY_METRICS, "HAMMING")
+                       MINHASH_KIND: MINHASH_KIND, "AUTOINDEX": "BIN_FLAT"},
+                      (*BINARY_METRICS, *MINHASH_METRICS), "HAMMING")
+# The metrics an index type is limited to, beyond its family's.
+ONLY_METRICS = {MINHASH_KIND: MINHASH_METRICS, "BIN_IVF_FLAT": BINARY_METRICS}
 SPARSE = VectorFamily({"SPARSE_INVERTED_INDEX": "SPARSE_INVERTED_INDEX",
                        "SPARSE_WAND": "SPARSE_WAND", "AUTOINDEX": "SPARSE_INVERTED_INDEX"},
                       SPARSE_METRICS, "IP")
@@ -41,8 +52,8 @@ VECTOR_KINDS: dict[str, str] = {**DENSE.kinds, **BINARY.kinds, **SPARSE.kinds,
                                 "AUTOINDEX": "HNSW"}
 AUTOINDEX_BUILD = {"M": "18", "efConstruction": "240"}
 KNOWN_VECTOR_TYPES = frozenset({
-    "IVF_SQ8", "IVF_PQ", "IVF_RABITQ", "HNSW_SQ", "HNSW_PQ", "HNSW_PRQ", "SCANN", "DISKANN",
-    "MINHASH_LSH", "GPU_CAGRA", "GPU_IVF_FLAT", "GPU_IVF_PQ", "GPU_BRUTE_FORCE",
+    "IVF_RABITQ_FASTSCAN", "AISAQ", "GPU_CAGRA", "GPU_IVF_FLAT", "GPU_IVF_PQ",
+    "GPU_BRUTE_FORCE",
 })
 
 
@@ -51,6 +62,8 @@ def family(dtype: DataType) -> VectorFamily:
         return BINARY
     if dtype == DataType.SPARSE_FLOAT_VECTOR:
         return SPARSE
+    if dtype == DataType.INT8_VECTOR:
+        return INT8
     return DENSE
 
 
@@ -80,7 +93,7 @@ MAX_GRAM = 8  # bytes an n-gram of the NGRAM index packs into one integer
 
 @dataclass(frozen=True)
 class BuildPlan:
-    kind: str  # faiss structure: "FLAT" | "HNSW" | "IVF_FLAT"
+    kind: str  # the structure built: "FLAT", "HNSW", "IVF_PQ", ... (see elanus.index.factory)
     params: dict[str, str]
 
 
@@ -106,10 +119,12 @@ def _vector_spec(f: FieldSchema, index_name: str, index_type: str,
             raise InvalidArgument(f"data type {f.dtype.milvus_name} can't build with this "
                                   f"index {index_type}")
         raise InvalidArgument(f"invalid index type: {index_type}")
-    metric = (params.get("metric_type") or fam.default_metric).upper()
-    if metric not in fam.metrics:
+    allowed = ONLY_METRICS.get(index_type, fam.metrics)
+    metric = (params.get("metric_type") or allowed[0] if index_type in ONLY_METRICS
+              else params.get("metric_type") or fam.default_metric).upper()
+    if metric not in allowed:
         raise InvalidArgument(f"metric type {metric} not found or not supported, supported: "
-                              f"[{' '.join(fam.metrics)}]")
+                              f"[{' '.join(allowed)}]")
     params["metric_type"] = metric
     plan = build_plan(index_type, params, f.dtype)
     if plan.kind == "HNSW":
@@ -117,6 +132,10 @@ def _vector_spec(f: FieldSchema, index_name: str, index_type: str,
         _check_int(plan.params, "efConstruction", 1, 2**31 - 1)
     if plan.kind in ("IVF_FLAT", "BIN_IVF_FLAT"):
         _check_int(plan.params, "nlist", 1, 65536)
+    if plan.kind in QUANTIZED_KINDS:
+        build_params(plan.kind, plan.params, f.dim)
+    if plan.kind == MINHASH_KIND:
+        check_minhash_params(f.dim, plan.params)
     return IndexSpec(index_name, f.name, index_type, metric, params)
 
 
@@ -182,6 +201,14 @@ def build_plan(index_type: str, params: dict[str, str],
     build = dict(AUTOINDEX_BUILD) if kind == "HNSW" and index_type == "AUTOINDEX" else {}
     build.update({k: v for k, v in params.items() if k not in ("index_type", "metric_type")})
     return BuildPlan(kind, build)
+
+
+def check_search(spec: IndexSpec, dtype: DataType, params: dict[str, object], k: int) -> None:
+    """Check a top-k search's params against the index on its field, as Milvus does before
+    searching (k is offset + limit); unknown keys are ignored."""
+    kind = build_plan(spec.index_type, spec.params, dtype).kind
+    if kind in QUANTIZED_KINDS:
+        check_top_k(kind, params, k)
 
 
 def _check_int(params: dict[str, str], name: str, low: int, high: int) -> None:
