@@ -238,6 +238,17 @@ class FilterInvalid(InvalidArgument):
         self.detail, self.expression, self.offset = detail, expression, offset
 
 
+class NotBoolean(FilterInvalid):
+    """A filter whose predicate is a bare value that is not boolean, worded as Milvus words it."""
+
+    def __init__(self, predicate: str, data_type: str, offset: int | None = None,
+                 plan: str = "query") -> None:
+        Exception.__init__(self, f"failed to create {plan} plan: predicate is not a boolean "
+                                 f"expression: {predicate}, data type: {data_type}: invalid "
+                                 "parameter")
+        self.detail, self.expression, self.offset = "not boolean", predicate, offset
+
+
 class MetricTypeMismatch(InvalidArgument):
     def __init__(self, index_metric: str, search_metric: str) -> None:
         super().__init__("metric type not match", index_metric, search_metric)

@@ -332,14 +332,21 @@ class Engine:
             return rec.properties.get(key, "") if rec is not None else ""
 
     def collection(self, db: str, name: str) -> Collection:
-        """A collection by name or by one of its aliases."""
+        """A collection by name or by one of its aliases; Milvus checks the name first."""
+        try:
+            return self._lookup(db, name)
+        except CollectionNotFound:
+            validate_name(name, "collection")
+            raise
+
+    def _lookup(self, db: str, name: str) -> Collection:
+        """A collection by name or alias, without checking the name (create_index's order)."""
         db = self._check_db(db)
         with self._lock:
             c = self._collections.get((db, name))
             if c is None and (db, name) in self._aliases:
                 c = self._by_id(self._aliases[(db, name)])
         if c is None:
-            validate_name(name, "collection")  # Milvus checks the name before looking it up
             raise CollectionNotFound(name, db)
         return c
 
@@ -662,14 +669,21 @@ class Engine:
 
     def create_index(self, db: str, name: str, field_name: str, index_name: str,
                      params: dict[str, str]) -> None:
-        c = self.collection(db, name)
+        c = self._lookup(db, name)
         f = c.schema.field(field_name)
         if f is None:
-            raise FieldNotFound(field_name, name)
-        index_name = index_name or field_name
-        validate_name(index_name, "index")
-        spec = resolve(f, index_name, params)
+            if not c.schema.enable_dynamic_field:
+                raise UnexpectedError(f"cannot create index on non-exist field: {field_name}")
+            f = FieldSchema(field_name, DataType.JSON)  # a key of the dynamic field
+        if index_name:
+            validate_name(index_name, "index")
+        spec = resolve(f, index_name or field_name, params)
         json_path = spec.params.get("json_path")
+        if f.dtype == DataType.JSON and not index_name:
+            # Milvus names a JSON path index by its field and keys: my_json/a/b
+            keys = json_path_keys(spec.params["json_path"], f.name)
+            spec = replace(spec, index_name="/".join([f.name, *map(str, keys)]))
+        index_name = spec.index_name
         if f.dtype == DataType.JSON:
             json_path_keys(spec.params["json_path"], f.name)
         with c.lock:

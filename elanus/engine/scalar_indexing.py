@@ -27,7 +27,7 @@ from elanus.expr.parser import parse
 from elanus.index.registry import JSON_CASTS
 from elanus.index.scalar import NgramIndex, SortedIndex
 from elanus.index.vector import IndexSpec
-from elanus.schema import CollectionSchema, DataType
+from elanus.schema import DYNAMIC_FIELD, CollectionSchema, DataType
 
 
 def segment_indexes(schema: CollectionSchema, specs: list[IndexSpec],
@@ -53,11 +53,18 @@ def build(schema: CollectionSchema, spec: IndexSpec, table: pa.Table) -> dict[In
     """The structures of one index spec over one segment's table, by the key the filter
     evaluator looks them up with."""
     f = schema.field(spec.field_name)
-    if f is None or f.name not in table.column_names:
+    if f is None:  # a JSON path index on a key of the dynamic field
+        if not schema.enable_dynamic_field or DYNAMIC_FIELD not in table.column_names:
+            return {}
+        keys = (spec.field_name, *json_path_keys(spec.params["json_path"], spec.field_name))
+        return _json_index(DYNAMIC_FIELD, keys, spec,
+                           table.column(DYNAMIC_FIELD).combine_chunks())
+    if f.name not in table.column_names:
         return {}
     column = table.column(f.name).combine_chunks()
     if f.dtype == DataType.JSON:
-        return _json_index(f.name, spec, column)
+        return _json_index(f.name, json_path_keys(spec.params["json_path"], f.name), spec,
+                           column)
     if f.dtype == DataType.ARRAY:
         lengths = pc.list_value_length(column).fill_null(0).to_numpy().astype(np.int64)
         rows = np.repeat(np.arange(len(column), dtype=np.int64), lengths)
@@ -83,8 +90,9 @@ def json_path_keys(path: str, field: str) -> tuple[str | int, ...]:
                           f"e.g. {field}[\"key\"]")
 
 
-def _json_index(field: str, spec: IndexSpec, column: pa.Array) -> dict[IndexKey, Any]:
-    keys = json_path_keys(spec.params["json_path"], field)
+def _json_index(field: str, keys: tuple[str | int, ...], spec: IndexSpec,
+                column: pa.Array) -> dict[IndexKey, Any]:
+    """The typed values at `keys` within JSON column `field`, indexed as the spec casts them."""
     jv = decode_values(column, keys)
     cast = JSON_CASTS[spec.params["json_cast_type"].upper()]
     n = len(column)

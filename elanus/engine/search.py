@@ -36,7 +36,7 @@ from elanus.engine.read import (
 )
 from elanus.engine.requests import IteratorPage, SearchRequest, SearchResult
 from elanus.engine.segment import SegmentView, search_base
-from elanus.errors import FieldNotFound, InvalidArgument, MetricTypeMismatch
+from elanus.errors import InvalidArgument, MetricTypeMismatch
 from elanus.expr.columns import validity
 from elanus.index.factory import exact, prepare_queries
 from elanus.index.registry import check_search, default_metric
@@ -135,7 +135,8 @@ def _anns_field(schema: CollectionSchema, name: str) -> FieldSchema:
         return vectors[0]
     f = schema.field(name)
     if f is None:
-        raise FieldNotFound(name)
+        raise InvalidArgument(f"failed to create query plan: failed to get field schema by "
+                              f"name: fieldName({name}) not found")
     if not f.dtype.is_vector:
         raise InvalidArgument(f"field {name} is not a vector field")
     return f

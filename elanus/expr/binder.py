@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from elanus.errors import FilterInvalid
+from elanus.errors import FilterInvalid, NotBoolean
 from elanus.expr import nodes as syn
 from elanus.expr import plan
 from elanus.expr.folding import INT64_MAX, INT64_MIN, fold_arith, fold_compare
@@ -89,13 +89,23 @@ class _Binder:
             case _Const() | _List():
                 raise self.fail("the expression must be boolean, not a constant", node)
             case plan.ColumnValue() | plan.JsonValue() | plan.ArrayItem():
-                if source_type(bound) in ("bool", "json"):
+                if source_type(bound) == "bool":
                     return plan.Compare("==", bound, True)  # a bare boolean field
+                if isinstance(node, (syn.Name, syn.Path)) and not isinstance(bound,
+                                                                            plan.ArrayItem):
+                    raise NotBoolean(syn.to_text(node), self._type_name(bound), node.offset)
                 raise self.fail(f"the expression must be boolean, but {_describe(node)} is a "
                                 f"{source_type(bound)} value", node)
             case plan.ArrayValue() | plan.ArrayLength() | plan.Arith():
                 raise self.fail("the expression must be boolean", node)
         return bound
+
+    def _type_name(self, source: plan.ColumnValue | plan.JsonValue) -> str:
+        """Milvus's name of the data type a bare predicate has."""
+        if isinstance(source, plan.JsonValue):
+            return "JSON"
+        f = self.schema.field(source.column)
+        return f.dtype.milvus_name if f is not None else source.type
 
     def conjuncts(self, node: syn.Logical) -> list[syn.Node]:
         """Flatten a chain of one operator iteratively: long `id == 1 or id == 2 or ...`

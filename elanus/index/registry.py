@@ -172,11 +172,12 @@ def _json_spec(f: FieldSchema, index_name: str, index_type: str,
     if index_type not in JSON_INDEX_TYPES:
         if index_type in SCALAR_TYPES or index_type in VECTOR_KINDS:
             raise InvalidArgument(f"{index_type} are not supported on JSON field")
-        raise InvalidArgument(f"invalid index type: {index_type}")
-    for key in ("json_path", "json_cast_type"):
+        raise InvalidArgument("", "valid index", f"invalid index type: {index_type}")
+    for key, what in (("json_cast_type", "cast type"), ("json_path", "json path")):
         if not params.get(key):
-            raise InvalidArgument(f"{key} is required to build an index on JSON field "
-                                  f"{f.name}")
+            raise InvalidArgument(f"json index must specify {what}: missing parameter"
+                                  f"[missing_param={key}]", "valid index params",
+                                  "invalid index params")
     cast = params["json_cast_type"].upper()
     if cast in KNOWN_JSON_CASTS or params.get("json_cast_function"):
         raise Unsupported(f"JSON index with json_cast_type {cast} or a json_cast_function is "

@@ -149,6 +149,19 @@ def test_malformed_filters(milvus, quick: str) -> None:
     assert milvus.query(quick, filter="colour == 'red'", limit=5) == []
 
 
+def test_search_errors_worded_as_milvus(milvus, quick: str) -> None:
+    with _raises(1100, "predicate is not a boolean expression: invalidexpr, data type: JSON"):
+        milvus.query(quick, filter="invalidexpr", limit=1)
+    with _raises(1100, "failed to get field schema by name: fieldName(nope) not found"):
+        milvus.search(quick, data=[[1.0, 0, 0, 0]], anns_field="nope", limit=1)
+    with _raises(1100, "hints: not_supported_hints not supported"):
+        milvus.search(quick, data=[[1.0, 0, 0, 0]], limit=1,
+                      search_params={"hints": "not_supported_hints"})
+    hits = milvus.search(quick, data=[[1.0, 0, 0, 0]], limit=2, filter="id >= 3",
+                         search_params={"hints": "iterative_filter"})
+    assert [h["id"] for h in hits[0]] == [3, 4]
+
+
 def test_index_errors(milvus, quick: str) -> None:
     assert milvus.describe_index(quick, "no_such_index") is None  # pymilvus maps code 700
     with _raises(65535, "at most one distinct index is allowed per field"):

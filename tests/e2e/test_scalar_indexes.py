@@ -58,8 +58,10 @@ def test_scalar_indexes_leave_results_unchanged(milvus, name: str) -> None:
 
 
 @pytest.mark.parametrize("field, params, words", [
-    ("meta", {"index_type": "INVERTED"}, "json_path is required"),
-    ("meta", {"index_type": "INVERTED", "json_path": 'meta["a"]'}, "json_cast_type is required"),
+    ("meta", {"index_type": "INVERTED", "json_cast_type": "DOUBLE"},
+     "json index must specify json path"),
+    ("meta", {"index_type": "INVERTED", "json_path": 'meta["a"]'},
+     "json index must specify cast type"),
     ("meta", {"index_type": "INVERTED", "json_path": 'meta["a"]', "json_cast_type": "float"},
      "json_cast_type float is not supported"),
     ("meta", {"index_type": "INVERTED", "json_path": 'other["a"]', "json_cast_type": "double"},
@@ -88,3 +90,47 @@ def test_random_sample_in_a_query(milvus, name: str) -> None:
     rows = milvus.query(name, filter="num >= 0 and RANDOM_SAMPLE(0.1)", output_fields=["num"])
     total = milvus.query(name, filter="num >= 0", output_fields=["count(*)"])[0]["count(*)"]
     assert len(rows) == round(total * 0.1) and all(r["num"] >= 0 for r in rows)
+
+
+def test_path_indexes_on_dynamic_keys_are_named_by_their_path(milvus, name: str) -> None:
+    milvus.create_collection(name, dimension=2)
+    milvus.insert(name, [{"id": i, "vector": [1.0, i], "my_json": {"a": {"b": i}, "c": f"s{i}"}}
+                         for i in range(200)])
+    milvus.flush(name)
+    milvus.release_collection(name)
+    index = milvus.prepare_index_params()
+    index.add_index("my_json", index_type="INVERTED",
+                    params={"json_cast_type": "DOUBLE", "json_path": "my_json['a']['b']"})
+    index.add_index("my_json", index_type="INVERTED",
+                    params={"json_cast_type": "VARCHAR", "json_path": "my_json['c']"})
+    milvus.create_index(name, index)
+    assert sorted(milvus.list_indexes(name)) == ["my_json/a/b", "my_json/c", "vector"]
+    described = milvus.describe_index(name, "my_json/a/b")
+    assert (described["field_name"], described["json_path"]) == ("my_json", "my_json['a']['b']")
+    milvus.load_collection(name)
+    count = milvus.query(name, filter='my_json["a"]["b"] < 50 and my_json["c"] != "s3"',
+                         output_fields=["count(*)"])
+    assert count[0]["count(*)"] == 49
+    for params, missing in (({"json_path": "my_json['a']"}, "cast type"),
+                            ({"json_cast_type": "DOUBLE"}, "json path")):
+        bad = milvus.prepare_index_params()
+        bad.add_index("other", index_type="INVERTED", params=params)
+        with pytest.raises(MilvusException, match=f"json index must specify {missing}: missing "
+                                                  r"parameter\[missing_param=") as err:
+            milvus.create_index(name, bad)
+        assert err.value.code == 1100
+
+
+def test_index_on_a_missing_field_without_dynamic_field(milvus, name: str) -> None:
+    milvus.create_collection(name, dimension=2, enable_dynamic_field=False)
+    index = milvus.prepare_index_params()
+    index.add_index("my_json", index_type="INVERTED",
+                    params={"json_cast_type": "DOUBLE", "json_path": "my_json['a']"})
+    with pytest.raises(MilvusException, match="cannot create index on non-exist field: "
+                                              "my_json") as err:
+        milvus.create_index(name, index)
+    assert err.value.code == 65535
+    with pytest.raises(MilvusException, match=r"collection not found\[database=default\]"
+                                              r"\[collection=12-s\]") as err:
+        milvus.create_index("12-s", index)
+    assert err.value.code == 100

@@ -91,7 +91,7 @@ def test_bind_resolves_and_folds(text: str, bound: p.Predicate) -> None:
     ("i32 > {x}", "{x} has no value"),
     ("i32 > 9223372036854775808", "out of the int64 range"),
     ("i32 > 9223372036854775807 + 1", "overflow"),
-    ("i32", "must be boolean"),
+    ("i32", "not boolean"),
     ("i32 + 1", "must be boolean"),
     ("'text'", "must be boolean"),
     ("arr", "must be boolean"),

@@ -30,6 +30,9 @@ from elanus.server.grpc.handlers import db_name, handler, kv_pairs
 from elanus.server.grpc.status import OK
 
 _TRUE = ("true", "True", "1")
+# Milvus's search hints; a filtered search here always returns k hits when k rows pass, which is
+# what iterative_filter asks for.
+SEARCH_HINTS = frozenset({"iterative_filter"})
 
 
 def _template_params(values: Any) -> dict[str, Any]:
@@ -148,6 +151,9 @@ def search(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.SearchResults:
     params = json.loads(sp.get("params") or "{}")
     if not isinstance(params, dict):
         raise InvalidArgument("search params must be a JSON object")
+    hints = sp.get("hints", "").strip('"')
+    if hints and hints not in SEARCH_HINTS:
+        raise InvalidArgument(f"Create Plan by expr failed:  => hints: {hints} not supported")
     db = db_name(req, ctx)
     collection = engine.collection(db, req.collection_name)
     schema = collection.schema
