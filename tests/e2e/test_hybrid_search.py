@@ -197,7 +197,7 @@ def test_round_decimal_rounds_the_fused_scores(milvus, name: str) -> None:
      r"\(offset\+limit\) should be in range \[1, 16384\], but got 16390"),
     ("nq", RRFRanker(), {}, 1100, "sub search request nq should be the same"),
     ("topk", RRFRanker(), {}, 1100, r"topk \[0\] is invalid"),
-    ("field", RRFRanker(), {}, 1100, "field nowhere not exist"),
+    ("field", RRFRanker(), {}, 1100, r"fieldName\(nowhere\) not found"),
     ("metric", RRFRanker(), {}, 1100, "metric type not match"),
     (2, Function("d", FunctionType.RERANK, ["year"],
                  params={"reranker": "decay", "function": "gauss", "origin": 2010,
