@@ -35,7 +35,7 @@ _TRUE = ("true", "True", "1")
 SEARCH_HINTS = frozenset({"iterative_filter"})
 
 
-def _template_params(values: Any) -> dict[str, Any]:
+def template_params(values: Any) -> dict[str, Any]:
     return {k: decode_template_value(v) for k, v in values.items()}
 
 
@@ -70,7 +70,7 @@ def upsert(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.MutationResult:
 @handler("Delete")
 def delete(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.MutationResult:
     result = engine.delete(db_name(req, ctx), req.collection_name, req.expr,
-                           _template_params(req.expr_template_values), req.partition_name)
+                           template_params(req.expr_template_values), req.partition_name)
     return milvus_pb2.MutationResult(status=OK, delete_cnt=result.delete_count,
                                      timestamp=result.timestamp)
 
@@ -82,13 +82,13 @@ _PLACEHOLDER_TYPES = {
 }
 
 
-def _decode_queries(req: Any, field: FieldSchema | None) -> Any:
+def decode_queries(req: Any, field: FieldSchema | None) -> Any:
     """The query vectors of a search: float32 rows for dense fields, packed bytes for binary
     fields, sparse rows for sparse fields. Float values for a float16, bfloat16 or int8 field
     are converted as Milvus converts them; raw bytes pymilvus tags as binary (it does when no
     anns_field is named) are read as the field's type."""
     if req.HasField("ids"):
-        return None  # the vectors of the rows `ids` names (see _query_keys)
+        return None  # the vectors of the rows `ids` names (see query_keys_of)
     group = common_pb2.PlaceholderGroup.FromString(req.placeholder_group)
     if len(group.placeholders) != 1:
         raise InvalidArgument("search requires exactly one placeholder of query vectors")
@@ -135,7 +135,7 @@ def _decode_queries(req: Any, field: FieldSchema | None) -> Any:
     return floats
 
 
-def _int(params: dict[str, str], key: str, default: int) -> int:
+def int_param(params: dict[str, str], key: str, default: int) -> int:
     raw = params.get(key)
     if raw in (None, ""):
         return default
@@ -164,22 +164,22 @@ def search(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.SearchResults:
     iterator = _iterator_page(sp)
     request = SearchRequest(
         db=db, collection=req.collection_name,
-        anns_field=anns_field, queries=_decode_queries(req, field),
-        limit=_int(sp, "topk", 10), metric_type=sp.get("metric_type", "").strip('"'),
-        filter=req.dsl, filter_params=_template_params(req.expr_template_values),
-        output_fields=tuple(req.output_fields), offset=_int(sp, "offset", 0), params=params,
+        anns_field=anns_field, queries=decode_queries(req, field),
+        limit=int_param(sp, "topk", 10), metric_type=sp.get("metric_type", "").strip('"'),
+        filter=req.dsl, filter_params=template_params(req.expr_template_values),
+        output_fields=tuple(req.output_fields), offset=int_param(sp, "offset", 0), params=params,
         partition_names=tuple(req.partition_names),
-        round_decimal=_int(sp, "round_decimal", -1), query_keys=_query_keys(req),
+        round_decimal=int_param(sp, "round_decimal", -1), query_keys=query_keys_of(req),
         read_ts=req.guarantee_timestamp if _is_iterator(sp) else 0,
-        radius=_number(params, "radius"),
-        range_filter=_number(params, "range_filter") if "radius" in params else None,
+        radius=number_param(params, "radius"),
+        range_filter=number_param(params, "range_filter") if "radius" in params else None,
         group_by_field=sp.get("group_by_field", "").strip('"'),
-        group_size=_int(sp, "group_size", 1),
+        group_size=int_param(sp, "group_size", 1),
         strict_group_size=sp.get("strict_group_size", "") in _TRUE,
         iterator=iterator,
     )
     hits = engine.search(request)
-    results = _encode_hits(schema, request, hits, _timezone(collection.timezone, sp))
+    results = encode_hits(schema, request, hits, timezone_of(collection.timezone, sp))
     return milvus_pb2.SearchResults(status=OK, collection_name=req.collection_name,
                                     results=results, session_ts=hits.read_ts)
 
@@ -202,7 +202,7 @@ def _iterator_page(sp: dict[str, str]) -> IteratorPage | None:
     return IteratorPage(token=sp.get("search_iter_id", ""), last_bound=last_bound)
 
 
-def _number(params: dict[str, Any], key: str) -> float | None:
+def number_param(params: dict[str, Any], key: str) -> float | None:
     raw = params.get(key)
     if raw is None:
         return None
@@ -212,7 +212,7 @@ def _number(params: dict[str, Any], key: str) -> float | None:
         raise InvalidArgument(f"{key} [{raw}] is invalid, should be a number") from None
 
 
-def _query_keys(req: Any) -> pa.Array | None:
+def query_keys_of(req: Any) -> pa.Array | None:
     """The primary keys of a search by primary keys (Milvus 2.6.9+), else None."""
     if not req.HasField("ids"):
         return None
@@ -224,7 +224,7 @@ def _query_keys(req: Any) -> pa.Array | None:
     return pa.array(list(req.ids.int_id.data), pa.int64())
 
 
-def _timezone(collection_timezone: str, params: dict[str, str]) -> str:
+def timezone_of(collection_timezone: str, params: dict[str, str]) -> str:
     """The time zone results show TIMESTAMPTZ values in: the request's, else the collection's."""
     chosen = params.get("timezone", "").strip('"')
     if chosen:
@@ -236,7 +236,7 @@ def _timezone(collection_timezone: str, params: dict[str, str]) -> str:
     return collection_timezone
 
 
-def _encode_hits(schema: CollectionSchema, req: SearchRequest, hits: SearchResult,
+def encode_hits(schema: CollectionSchema, req: SearchRequest, hits: SearchResult,
                  timezone: str) -> schema_pb2.SearchResultData:
     out = schema_pb2.SearchResultData(
         num_queries=len(hits.topks), top_k=req.limit, topks=hits.topks,
@@ -261,13 +261,13 @@ def query(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.QueryResults:
     qp = kv_pairs(req.query_params)
     request = QueryRequest(
         db=db_name(req, ctx), collection=req.collection_name, filter=req.expr,
-        output_fields=tuple(req.output_fields), limit=_int(qp, "limit", -1),
-        offset=_int(qp, "offset", 0), filter_params=_template_params(req.expr_template_values),
+        output_fields=tuple(req.output_fields), limit=int_param(qp, "limit", -1),
+        offset=int_param(qp, "offset", 0), filter_params=template_params(req.expr_template_values),
         partition_names=tuple(req.partition_names),
         read_ts=req.guarantee_timestamp if _is_iterator(qp) else 0)
     result = engine.query(request)
     collection = engine.collection(request.db, request.collection)
-    return _encode_rows(collection.schema, request, result, _timezone(collection.timezone, qp))
+    return _encode_rows(collection.schema, request, result, timezone_of(collection.timezone, qp))
 
 
 def _encode_rows(schema: CollectionSchema, req: QueryRequest, result: QueryResult,

@@ -22,12 +22,13 @@ from elanus.engine.requests import HybridSearchRequest, SearchRequest
 from elanus.errors import InvalidArgument, UnexpectedError, Unsupported
 from elanus.schema import CollectionSchema
 from elanus.server.grpc.data_rpcs import (
-    _decode_queries,
-    _encode_hits,
-    _int,
-    _query_keys,
-    _template_params,
-    _timezone,
+    decode_queries,
+    encode_hits,
+    int_param,
+    number_param,
+    query_keys_of,
+    template_params,
+    timezone_of,
 )
 from elanus.server.grpc.handlers import db_name, handler, kv_pairs
 from elanus.server.grpc.status import OK
@@ -46,7 +47,7 @@ def hybrid_search(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.SearchResult
     db = db_name(req, ctx)
     collection = engine.collection(db, req.collection_name)
     schema = collection.schema
-    limit, offset = _int(rp, "limit", 0), _int(rp, "offset", 0)
+    limit, offset = int_param(rp, "limit", 0), int_param(rp, "offset", 0)
     request = HybridSearchRequest(
         db=db, collection=req.collection_name,
         # a sub-request without a topk searches as deep as the hybrid page reaches, as Milvus
@@ -54,11 +55,11 @@ def hybrid_search(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.SearchResult
                        for sub_pb in req.requests),
         ranker=_ranker(req, rp), limit=limit, offset=offset,
         output_fields=tuple(req.output_fields), partition_names=tuple(req.partition_names),
-        round_decimal=_int(rp, "round_decimal", -1))
+        round_decimal=int_param(rp, "round_decimal", -1))
     hits = engine.hybrid_search(request)
     # Milvus's reply names the hybrid limit as its top_k.
     shape = replace(request.searches[0], limit=request.limit)
-    results = _encode_hits(schema, shape, hits, _timezone(collection.timezone, rp))
+    results = encode_hits(schema, shape, hits, timezone_of(collection.timezone, rp))
     return milvus_pb2.SearchResults(status=OK, collection_name=req.collection_name,
                                     results=results, session_ts=hits.read_ts)
 
@@ -75,25 +76,15 @@ def _sub_search(schema: CollectionSchema, db: str, collection: str, sub_pb: Any,
     vectors = schema.vector_fields
     field = schema.field(anns_field) if anns_field else (vectors[0] if len(vectors) == 1
                                                          else None)
-    radius = _number(params, "radius")
+    radius = number_param(params, "radius")
     return SearchRequest(
         db=db, collection=collection, anns_field=anns_field,
-        queries=_decode_queries(sub_pb, field), limit=_int(sp, "topk", default_topk),
+        queries=decode_queries(sub_pb, field), limit=int_param(sp, "topk", default_topk),
         metric_type=sp.get("metric_type", "").strip('"'), filter=sub_pb.dsl,
-        filter_params=_template_params(sub_pb.expr_template_values), params=params,
-        round_decimal=_int(sp, "round_decimal", -1), query_keys=_query_keys(sub_pb),
+        filter_params=template_params(sub_pb.expr_template_values), params=params,
+        round_decimal=int_param(sp, "round_decimal", -1), query_keys=query_keys_of(sub_pb),
         radius=radius,
-        range_filter=_number(params, "range_filter") if radius is not None else None)
-
-
-def _number(params: dict[str, Any], key: str) -> float | None:
-    raw = params.get(key)
-    if raw is None:
-        return None
-    try:
-        return float(raw)
-    except (TypeError, ValueError):
-        raise InvalidArgument(f"{key} [{raw}] is invalid, should be a number") from None
+        range_filter=number_param(params, "range_filter") if radius is not None else None)
 
 
 def _ranker(req: Any, rp: dict[str, str]) -> Ranker:
