@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from elanus.engine.engine import Engine
 
 log = logging.getLogger(__name__)
+STOP_WAIT_SECONDS = 5.0  # how long a stop waits for the index build under way
 
 
 def _plan(collection: Collection, spec: IndexSpec) -> BuildPlan:
@@ -48,7 +49,9 @@ class IndexBuilder:
         self._worker.submit(collection)
 
     def stop(self) -> None:
-        self._worker.stop()
+        """Stop building: a graph under way (built in one faiss call) is not waited for beyond
+        a few seconds; it is discarded when it ends, and the next open builds it again."""
+        self._worker.stop(STOP_WAIT_SECONDS)
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until every scheduled build is done; False on timeout."""
@@ -107,6 +110,8 @@ class IndexBuilder:
         except Exception as exc:
             self.failures[(collection.id, spec.index_name)] = str(exc)
             raise
+        if self._worker.stopping.is_set():
+            return  # finished after the engine closed: nothing may be written now
         key = f"collections/{collection.id}/indexes/{spec.index_name}/{seg_file.segment_id}.faiss"
         info = write_blob(self.engine.store, key, index.serialize())
         self.engine.fault("index:before-commit")

@@ -65,6 +65,7 @@ from elanus.index.vector import (
     _faiss,
     _pad,
     add_in_batches,
+    add_to_graph,
     faiss_metric,
     prepare,
 )
@@ -239,7 +240,7 @@ def _graph(kind: str, bp: BuildParams, base: Vectors, fm: int,
     m_graph = max(2, bp.max_degree // 2) if kind == "DISKANN" else bp.M
     flat = _faiss.IndexHNSWFlat(dim, m_graph, fm)
     flat.hnsw.efConstruction = bp.search_list_size if kind == "DISKANN" else bp.ef_construction
-    add_in_batches(flat, base, cancelled)
+    add_to_graph(flat, base, cancelled)
     storage = _codes(kind, bp, dim, fm)
     storage.train(base)
     add_in_batches(storage, base, cancelled)

@@ -31,7 +31,8 @@ Vectors = npt.NDArray[np.float32]
 METRICS = ("L2", "IP", "COSINE")
 # Below this share of passing rows, exact search over the survivors is both faster and exact.
 EXACT_BELOW_FRACTION = 0.05
-EXACT_BELOW_ROWS = 20_000
+EXACT_BELOW_ROWS = 2_048
+MAX_EF_WIDENING = 4.0  # a filtered HNSW search widens ef by up to this much (see FaissIndex)
 
 
 def faiss_metric(metric: str) -> int:
@@ -159,13 +160,22 @@ class FlatIndex:
 
 
 class FaissIndex:
-    """A built faiss index over one segment's vectors for one metric."""
+    """A built faiss index over one segment's vectors for one metric.
+
+    Filtered searches that keep few rows are exact over the survivors. An HNSW index does that
+    over its own flat storage with an ID selector, so the rows are neither copied per search nor
+    held twice; other kinds keep the prepared rows for it. Between those cases the index
+    searches with the selector, and HNSW widens its beam as the share of passing rows shrinks
+    (ef times up to MAX_EF_WIDENING), which keeps recall@10 above 0.95 down to a few percent.
+    """
 
     def __init__(self, index: Any, metric: str, kind: str, base: Vectors) -> None:
         self._index = index
         self.metric = metric
-        self.kind = kind  # "FLAT" | "HNSW" | "IVF_FLAT"
-        self._base = base  # prepared vectors, for exact search of small filtered sets
+        self.kind = kind  # "HNSW" | "IVF_FLAT"
+        self._raw = base  # the segment's rows (prepared lazily, and only without flat storage)
+        self._prepared: Vectors | None = None
+        self._flat = _faiss.downcast_index(index.storage) if kind == "HNSW" else None
 
     @property
     def num_rows(self) -> int:
@@ -177,20 +187,22 @@ class FaissIndex:
     @classmethod
     def deserialize(cls, data: bytes, metric: str, kind: str, base: Vectors) -> FaissIndex:
         index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
-        return cls(index, metric, kind, prepare(base, metric))
+        return cls(index, metric, kind, base)
 
     def search(self, queries: Vectors, k: int, allowed: npt.NDArray[np.bool_] | None = None,
                params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
         """Top k per query; `queries` are already prepared for the metric."""
         n = self.num_rows
+        share = 1.0
         if allowed is not None:
             passing = int(np.count_nonzero(allowed))
             if passing == n:
                 allowed = None
             elif passing <= max(k, EXACT_BELOW_ROWS) or passing < n * EXACT_BELOW_FRACTION:
-                return exact_search(self._base, queries, k, self.metric, allowed)
+                return self._exact(queries, k, allowed)
+            share = passing / max(n, 1)
         # The selector points into `bits`; both must outlive the search call.
-        search_params, keepalive = self._search_params(k, params or {}, allowed)
+        search_params, keepalive = self._search_params(k, params or {}, allowed, share)
         kk = min(k, n)
         if kk == 0:
             return _empty(len(queries), k, self.metric)
@@ -199,13 +211,32 @@ class FaissIndex:
         offsets = offsets.astype(np.int64)
         want = min(kk, n if allowed is None else int(np.count_nonzero(allowed)))
         if allowed is not None and int((offsets[:, :want] < 0).sum()):
-            return exact_search(self._base, queries, k, self.metric, allowed)
+            return self._exact(queries, k, allowed)
         if kk < k:
             return _pad(offsets, scores, k, self.metric)
         return offsets, scores.astype(np.float32)
 
+    def _exact(self, queries: Vectors, k: int,
+               allowed: npt.NDArray[np.bool_]) -> tuple[Offsets, Scores]:
+        if self._flat is None:
+            if self._prepared is None:
+                self._prepared = prepare(self._raw, self.metric)
+            return exact_search(self._prepared, queries, k, self.metric, allowed)
+        passing = int(np.count_nonzero(allowed))
+        kk = min(k, passing)
+        if kk == 0:
+            return _empty(len(queries), k, self.metric)
+        bits = np.packbits(allowed, bitorder="little")
+        selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+        scores, offsets = self._flat.search(queries, kk,
+                                            params=_faiss.SearchParameters(sel=selector))
+        del selector, bits
+        offsets = offsets.astype(np.int64)
+        return _pad(offsets, scores, k, self.metric) if kk < k else (offsets, scores)
+
     def _search_params(self, k: int, params: dict[str, Any],
-                       allowed: npt.NDArray[np.bool_] | None) -> tuple[Any, tuple[Any, ...]]:
+                       allowed: npt.NDArray[np.bool_] | None,
+                       share: float) -> tuple[Any, tuple[Any, ...]]:
         selector, bits = None, None
         if allowed is not None:
             bits = np.packbits(allowed, bitorder="little")
@@ -213,7 +244,8 @@ class FaissIndex:
         sp: Any
         if self.kind == "HNSW":
             ef = max(int(params.get("ef", 0) or 0), k, 16)
-            sp = _faiss.SearchParametersHNSW(efSearch=ef)
+            widen = min(MAX_EF_WIDENING, max(1.0, 0.5 / share))
+            sp = _faiss.SearchParametersHNSW(efSearch=int(ef * widen))
         elif self.kind == "IVF_FLAT":
             sp = _faiss.SearchParametersIVF(nprobe=int(params.get("nprobe", 8) or 8))
         else:
@@ -249,6 +281,15 @@ def add_in_batches(index: Any, rows: Any, cancelled: Callable[[], bool] | None) 
         index.add(rows[start: start + ADD_BATCH])
 
 
+def add_to_graph(index: Any, rows: Any, cancelled: Callable[[], bool] | None) -> None:
+    """index.add(rows) in one call, for HNSW graphs: faiss inserts a call's rows level by level,
+    top levels first, and splitting the rows into batches makes a worse graph (recall@10 0.920
+    against 0.932 at ef=16 on 20,000 x 384). So a stop waits for the graph under way."""
+    if cancelled is not None and cancelled():
+        raise BuildCancelled()
+    index.add(rows)
+
+
 def build_dense(kind: str, vectors: Vectors, metric: str, params: dict[str, str],
                 cancelled: Callable[[], bool] | None = None) -> VectorIndex:
     """Build an index of `kind` ("FLAT", "HNSW", "IVF_FLAT") over raw float32 rows."""
@@ -271,5 +312,5 @@ def build_dense(kind: str, vectors: Vectors, metric: str, params: dict[str, str]
         index.train(base)
     else:
         raise ValueError(f"unknown index kind {kind}")
-    add_in_batches(index, base, cancelled)
+    (add_to_graph if kind == "HNSW" else add_in_batches)(index, base, cancelled)
     return FaissIndex(index, metric, kind, base)

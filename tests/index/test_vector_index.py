@@ -97,6 +97,24 @@ def test_a_build_stops_between_batches_once_cancelled() -> None:
         return len(calls) > 2  # let two batches in, then stop
 
     with pytest.raises(BuildCancelled):
-        build_index("HNSW", rows, "L2", {"M": "8", "efConstruction": "16"}, cancelled)
+        build_index("IVF_FLAT", rows, "L2", {"nlist": "8"}, cancelled)
     assert len(calls) == 3
-    assert build_index("HNSW", rows[:100], "L2", {}, lambda: False).num_rows == 100
+    assert build_index("IVF_FLAT", rows[:100], "L2", {}, lambda: False).num_rows == 100
+
+
+def test_a_graph_is_built_in_one_call_after_one_check() -> None:
+    """faiss builds a better HNSW graph from one add call than from batches."""
+    from elanus.index.vector import ADD_BATCH, BuildCancelled
+
+    rows = np.random.default_rng(1).random((ADD_BATCH * 2, 8), dtype=np.float32)
+    calls: list[int] = []
+
+    def cancelled() -> bool:
+        calls.append(1)
+        return False
+
+    assert build_index("HNSW", rows, "L2", {"M": "8", "efConstruction": "16"},
+                       cancelled).num_rows == len(rows)
+    assert len(calls) == 1
+    with pytest.raises(BuildCancelled):
+        build_index("HNSW", rows, "L2", {}, lambda: True)
