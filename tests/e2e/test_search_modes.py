@@ -262,3 +262,26 @@ def test_query_iterator_pages_past_16384_rows_in_key_order(milvus, name: str) ->
             break
         ids += [r["id"] for r in page]
     assert ids == list(range(1, 20000, 2))
+
+
+@pytest.mark.parametrize("level", ["Bounded", "Eventually", "Session"])
+def test_iterators_under_every_consistency_level(milvus, name: str, level: str) -> None:
+    # an iterator reads every page at its first page's timestamp, whatever the level
+    milvus.create_collection(name, dimension=2, consistency_level=level)
+    milvus.insert(name, [{"id": i, "vector": [1.0, i / 50]} for i in range(50)])
+    pages = milvus.search_iterator(name, data=[[1.0, 0.0]], batch_size=20)
+    ids = []
+    for _ in range(10):
+        page = pages.next()
+        if page is None or len(page) == 0:
+            break
+        ids += [h["id"] for h in page]
+    assert sorted(ids) == list(range(50))
+    rows = milvus.query_iterator(name, batch_size=20, filter="id >= 0")
+    got = []
+    for _ in range(10):
+        page = rows.next()
+        if not page:
+            break
+        got += [r["id"] for r in page]
+    assert got == list(range(50))

@@ -17,6 +17,7 @@ from elanus.engine.requests import (
     SearchRequest,
     SearchResult,
 )
+from elanus.engine.tso import physical_ms
 from elanus.errors import InvalidArgument, Unsupported
 from elanus.schema import CollectionSchema, DataType, FieldSchema, timestamps
 from elanus.schema.vectors import SparseRows, check_sparse, decode_dense, encode_dense
@@ -170,7 +171,7 @@ def search(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.SearchResults:
         output_fields=tuple(req.output_fields), offset=int_param(sp, "offset", 0), params=params,
         partition_names=tuple(req.partition_names),
         round_decimal=int_param(sp, "round_decimal", -1), query_keys=query_keys_of(req),
-        read_ts=req.guarantee_timestamp if _is_iterator(sp) else 0,
+        read_ts=_iterator_ts(req, sp),
         radius=number_param(params, "radius"),
         range_filter=number_param(params, "range_filter") if "radius" in params else None,
         group_by_field=sp.get("group_by_field", "").strip('"'),
@@ -186,6 +187,14 @@ def search(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.SearchResults:
 
 def _is_iterator(params: dict[str, str]) -> bool:
     return params.get("iterator", "") in _TRUE
+
+
+def _iterator_ts(req: Any, params: dict[str, str]) -> int:
+    """The timestamp an iterator's page reads at: the one its first page read at, which
+    pymilvus sends as guarantee_timestamp. A value with no physical time is a consistency
+    marker (pymilvus's 1 for Eventually, 2 for Bounded), not a read timestamp."""
+    ts = int(req.guarantee_timestamp)
+    return ts if _is_iterator(params) and physical_ms(ts) else 0
 
 
 def _iterator_page(sp: dict[str, str]) -> IteratorPage | None:
@@ -264,7 +273,7 @@ def query(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.QueryResults:
         output_fields=tuple(req.output_fields), limit=int_param(qp, "limit", -1),
         offset=int_param(qp, "offset", 0), filter_params=template_params(req.expr_template_values),
         partition_names=tuple(req.partition_names),
-        read_ts=req.guarantee_timestamp if _is_iterator(qp) else 0)
+        read_ts=_iterator_ts(req, qp))
     result = engine.query(request)
     collection = engine.collection(request.db, request.collection)
     return _encode_rows(collection.schema, request, result, timezone_of(collection.timezone, qp))
