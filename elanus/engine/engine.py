@@ -76,6 +76,7 @@ from elanus.schema import (
     validate_partition_name,
     validate_schema,
 )
+from elanus.schema.analyzers import Token, analyzer, field_analyzer
 from elanus.schema.types import single_array
 from elanus.storage import records
 from elanus.storage.catalog import (
@@ -887,6 +888,19 @@ class Engine:
             return self._jobs.get(job_id)
 
     # -- reads -----------------------------------------------------------------------------
+
+    def run_analyzer(self, texts: list[str], params: str = "", db: str = DEFAULT_DB,
+                     collection: str = "", field_name: str = "") -> list[list[Token]]:
+        """Each text's tokens: by `params`, or by the analyzer of a collection's field."""
+        if collection:
+            c = self.collection(db, collection)
+            f = c.schema.field(field_name)
+            if f is None:
+                raise FieldNotFound(field_name, collection)
+            chosen = field_analyzer(f.type_params, f.name)
+        else:
+            chosen = analyzer(params)
+        return [chosen.tokens(text) for text in texts]
 
     def search(self, req: SearchRequest) -> SearchResult:
         if req.iterator is not None:

@@ -1,6 +1,9 @@
-"""Search modes beyond one query vector: search by primary keys (Milvus 2.6.9+)."""
+"""Search modes beyond one query vector: search by primary keys, range and grouping search,
+iterators; and run_analyzer."""
 
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 import pytest
@@ -285,3 +288,26 @@ def test_iterators_under_every_consistency_level(milvus, name: str, level: str) 
             break
         got += [r["id"] for r in page]
     assert got == list(range(50))
+
+
+def test_run_analyzer_by_params_and_by_field(milvus, name: str) -> None:
+    tokens = milvus.run_analyzer("The Milvus vector database is built for scale!",
+                                 analyzer_params={"type": "english"})
+    assert list(tokens.tokens) == ["milvus", "vector", "databas", "built", "scale"]
+    detailed = milvus.run_analyzer(["the café"], analyzer_params={"type": "standard"},
+                                   with_detail=True, with_hash=True)[0]
+    cafe = detailed.tokens[1].dict
+    assert cafe == {"token": "café", "start_offset": 4, "end_offset": 9, "position": 1,
+                    "position_length": 1,
+                    "hash": zlib.crc32("café".encode()) % 0xFFFFFFFF}  # Milvus's term hash
+    schema = milvus.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("text", DataType.VARCHAR, max_length=200, enable_analyzer=True,
+                     analyzer_params={"tokenizer": "whitespace", "filter": ["lowercase"]})
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    milvus.create_collection(name, schema=schema)
+    by_field = milvus.run_analyzer(["Milvus Rocks!"], collection_name=name, field_name="text")
+    assert list(by_field[0].tokens) == ["milvus", "rocks!"]
+    with pytest.raises(MilvusException, match="unsupported analyzer type: klingon") as err:
+        milvus.run_analyzer("x", analyzer_params={"type": "klingon"})
+    assert err.value.code == 1100

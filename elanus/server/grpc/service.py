@@ -24,6 +24,7 @@ from elanus.server.grpc import (  # noqa: F401 (importing registers the handlers
     hybrid_rpcs,
     index_rpcs,
     partition_rpcs,
+    text_rpcs,
 )
 from elanus.server.grpc.handlers import HANDLERS, SERVICE, db_name, handler, response_type
 from elanus.server.grpc.status import OK, failure
