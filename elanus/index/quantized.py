@@ -56,8 +56,6 @@ from elanus.index.params import (
 )
 from elanus.index.rerank import exact_raw, rerank
 from elanus.index.vector import (
-    EXACT_BELOW_FRACTION,
-    EXACT_BELOW_ROWS,
     Offsets,
     Scores,
     Vectors,
@@ -66,7 +64,9 @@ from elanus.index.vector import (
     _pad,
     add_in_batches,
     add_to_graph,
+    bitmap_selector,
     faiss_metric,
+    filtering,
     prepare,
 )
 
@@ -113,13 +113,10 @@ class QuantizedIndex:
         """Top k per query; `queries` are already prepared for the metric."""
         sp = search_params(self.kind, params or {}, k)
         n = self.num_rows
-        passing = n
-        if allowed is not None:
-            passing = int(np.count_nonzero(allowed))
-            if passing == n:
-                allowed = None
-            elif passing <= max(k, EXACT_BELOW_ROWS) or passing < n * EXACT_BELOW_FRACTION:
-                return self._exact(queries, k, allowed)
+        plan = filtering(allowed, n, k)
+        allowed, passing = plan.allowed, plan.passing
+        if plan.exact:
+            return self._exact(queries, k, allowed)
         kk = min(k, n)
         if kk == 0:
             return _empty(len(queries), k, self.metric)
@@ -168,8 +165,7 @@ class QuantizedIndex:
             leaf = _faiss.SearchParametersIVF(nprobe=sp.nprobe)
         keep: list[Any] = [leaf]
         if allowed is not None:
-            bits = np.packbits(allowed, bitorder="little")
-            selector = _faiss.IDSelectorBitmap(len(allowed), _faiss.swig_ptr(bits))
+            selector, bits = bitmap_selector(allowed)
             leaf.sel = selector
             keep += [bits, selector]
         outer = leaf

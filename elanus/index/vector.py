@@ -97,6 +97,33 @@ def _pad(offsets: Any, scores: Any, k: int, metric: str) -> tuple[Offsets, Score
 
 
 @dataclass(frozen=True)
+class Filtering:
+    """How an index serves a filtered search: the rows allowed (None: every row passes), how
+    many pass, and whether so few pass that exact search over them is both faster and exact."""
+
+    allowed: npt.NDArray[np.bool_] | None
+    passing: int
+    exact: bool
+
+
+def filtering(allowed: npt.NDArray[np.bool_] | None, n: int, k: int) -> Filtering:
+    if allowed is None:
+        return Filtering(None, n, False)
+    passing = int(np.count_nonzero(allowed))
+    if passing == n:
+        return Filtering(None, n, False)
+    exact = passing <= max(k, EXACT_BELOW_ROWS) or passing < n * EXACT_BELOW_FRACTION
+    return Filtering(allowed, passing, exact)
+
+
+def bitmap_selector(allowed: npt.NDArray[np.bool_]) -> tuple[Any, Any]:
+    """A faiss selector of the `allowed` rows and the bitmap it points into: both must outlive
+    the search that uses the selector."""
+    bits = np.packbits(allowed, bitorder="little")
+    return _faiss.IDSelectorBitmap(len(allowed), _faiss.swig_ptr(bits)), bits
+
+
+@dataclass(frozen=True)
 class IndexSpec:
     """A Milvus index definition on one field, as stored in the catalog."""
 
@@ -193,65 +220,54 @@ class FaissIndex:
                params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
         """Top k per query; `queries` are already prepared for the metric."""
         n = self.num_rows
-        share = 1.0
-        if allowed is not None:
-            passing = int(np.count_nonzero(allowed))
-            if passing == n:
-                allowed = None
-            elif passing <= max(k, EXACT_BELOW_ROWS) or passing < n * EXACT_BELOW_FRACTION:
-                return self._exact(queries, k, allowed)
-            share = passing / max(n, 1)
-        # The selector points into `bits`; both must outlive the search call.
-        search_params, keepalive = self._search_params(k, params or {}, allowed, share)
+        plan = filtering(allowed, n, k)
+        if plan.exact:
+            return self._exact(queries, k, plan)
+        search_params, keepalive = self._search_params(k, params or {}, plan, n)
         kk = min(k, n)
         if kk == 0:
             return _empty(len(queries), k, self.metric)
         scores, offsets = self._index.search(queries, kk, params=search_params)
         del keepalive
         offsets = offsets.astype(np.int64)
-        want = min(kk, n if allowed is None else int(np.count_nonzero(allowed)))
-        if allowed is not None and int((offsets[:, :want] < 0).sum()):
-            return self._exact(queries, k, allowed)
+        if plan.allowed is not None and int((offsets[:, :min(kk, plan.passing)] < 0).sum()):
+            return self._exact(queries, k, plan)
         if kk < k:
             return _pad(offsets, scores, k, self.metric)
         return offsets, scores.astype(np.float32)
 
-    def _exact(self, queries: Vectors, k: int,
-               allowed: npt.NDArray[np.bool_]) -> tuple[Offsets, Scores]:
+    def _exact(self, queries: Vectors, k: int, plan: Filtering) -> tuple[Offsets, Scores]:
+        assert plan.allowed is not None
         if self._flat is None:
             if self._prepared is None:
                 self._prepared = prepare(self._raw, self.metric)
-            return exact_search(self._prepared, queries, k, self.metric, allowed)
-        passing = int(np.count_nonzero(allowed))
-        kk = min(k, passing)
+            return exact_search(self._prepared, queries, k, self.metric, plan.allowed)
+        kk = min(k, plan.passing)
         if kk == 0:
             return _empty(len(queries), k, self.metric)
-        bits = np.packbits(allowed, bitorder="little")
-        selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+        selector, bits = bitmap_selector(plan.allowed)
         scores, offsets = self._flat.search(queries, kk,
                                             params=_faiss.SearchParameters(sel=selector))
         del selector, bits
         offsets = offsets.astype(np.int64)
         return _pad(offsets, scores, k, self.metric) if kk < k else (offsets, scores)
 
-    def _search_params(self, k: int, params: dict[str, Any],
-                       allowed: npt.NDArray[np.bool_] | None,
-                       share: float) -> tuple[Any, tuple[Any, ...]]:
-        selector, bits = None, None
-        if allowed is not None:
-            bits = np.packbits(allowed, bitorder="little")
-            selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+    def _search_params(self, k: int, params: dict[str, Any], plan: Filtering,
+                       n: int) -> tuple[Any, tuple[Any, ...]]:
         sp: Any
         if self.kind == "HNSW":
             ef = max(int(params.get("ef", 0) or 0), k, 16)
+            share = plan.passing / max(n, 1)
             widen = min(MAX_EF_WIDENING, max(1.0, 0.5 / share))
             sp = _faiss.SearchParametersHNSW(efSearch=int(ef * widen))
         elif self.kind == "IVF_FLAT":
             sp = _faiss.SearchParametersIVF(nprobe=int(params.get("nprobe", 8) or 8))
         else:
             sp = _faiss.SearchParameters()
-        if selector is not None:
-            sp.sel = selector
+        if plan.allowed is None:
+            return sp, ()
+        selector, bits = bitmap_selector(plan.allowed)
+        sp.sel = selector  # faiss keeps no Python reference: the caller holds both
         return sp, (selector, bits)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from elanus.errors import InvalidArgument
-from elanus.index import quantized
+from elanus.index import vector
 from elanus.index.factory import build_index, load_index
 from elanus.index.params import check_top_k
 from elanus.index.registry import resolve
@@ -117,8 +117,8 @@ def test_filtered_search_returns_k_whenever_k_rows_pass(data, kind: str, share: 
     """Through the index with a bitmap selector (exact search only when it comes back short),
     and as the engine runs it (exact search over the survivors when few rows pass)."""
     if path == "index":
-        monkeypatch.setattr(quantized, "EXACT_BELOW_ROWS", 0)
-        monkeypatch.setattr(quantized, "EXACT_BELOW_FRACTION", 0.0)
+        monkeypatch.setattr(vector, "EXACT_BELOW_ROWS", 0)  # the rule every index shares
+        monkeypatch.setattr(vector, "EXACT_BELOW_FRACTION", 0.0)
     base, queries = data
     index = _index(data, kind, "COSINE")
     allowed = np.random.default_rng(int(share * 1000)).random(len(base)) < share
