@@ -130,6 +130,16 @@ def run_worker(script: Path, engine: str, python: str, workdir: Path, extra: Seq
     return r
 
 
+def run_engine(script: Path, engine: str, lite_py: str, workdir: Path, extra: Sequence[str],
+               timeout: float, label: str = "") -> dict[str, Any]:
+    """One engine's worker (`run_worker`): milvus-lite under `lite_py`, the others under this
+    python; milvus-lite without a venv is recorded as an error."""
+    if engine == "lite" and not lite_py:
+        return {"error": "no milvus-lite venv"}
+    python = lite_py if engine == "lite" else sys.executable
+    return run_worker(script, engine, python, workdir, extra, timeout, label)
+
+
 def chosen_engines(known: Sequence[str], with_lite: bool, subset: str) -> list[str]:
     """The engines a driver runs: `known`, without milvus-lite unless `with_lite`, narrowed to
     the comma list `subset` when one is given."""

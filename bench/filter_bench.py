@@ -66,7 +66,7 @@ from common import (
     lite_python,
     local_client,
     render,
-    run_worker,
+    run_engine,
     work_dir,
     write_report,
 )
@@ -568,14 +568,8 @@ def driver_main(args: argparse.Namespace) -> int:
             print("no engine to run (milvus-lite needs --with-lite)", file=sys.stderr)
             return 2
         lite_py = lite_python(engines, Path(args.lite_venv))
-        results: dict[str, dict[str, Any]] = {}
-        for engine in engines:
-            if engine == "lite" and not lite_py:
-                results[engine] = {"error": "no milvus-lite venv"}
-                continue
-            python = lite_py if engine == "lite" else sys.executable
-            results[engine] = run_worker(Path(__file__).resolve(), engine, python, work_root, [],
-                                         args.worker_timeout)
+        results = {engine: run_engine(Path(__file__).resolve(), engine, lite_py, work_root, [],
+                                      args.worker_timeout) for engine in engines}
         flt = filters(args.rows)
         expected = expected_counts(make_data(args.rows), args.rows)
         checks = consistency(results, expected)

@@ -66,7 +66,7 @@ from common import (
     local_client,
     ratio,
     render,
-    run_worker,
+    run_engine,
     work_dir,
     write_report,
 )
@@ -881,14 +881,8 @@ def driver_main(args: argparse.Namespace) -> int:
         (root / "cfg.json").write_text(json.dumps(cfg))
         print(f"[data] {json.dumps(datasets)}", file=sys.stderr, flush=True)
         lite_py = lite_python(engines, Path(args.lite_venv))
-        results: dict[str, dict[str, Any]] = {}
-        for engine in engines:
-            if engine == "lite" and not lite_py:
-                results[engine] = {"error": "no milvus-lite venv"}
-                continue
-            python = lite_py if engine == "lite" else sys.executable
-            results[engine] = run_worker(Path(__file__).resolve(), engine, python, root, [],
-                                         args.worker_timeout)
+        results = {engine: run_engine(Path(__file__).resolve(), engine, lite_py, root, [],
+                                      args.worker_timeout) for engine in engines}
     tables = []
     main = datasets.get("main")
     if main:

@@ -62,7 +62,7 @@ from common import (
     local_client,
     ratio,
     render,
-    run_worker,
+    run_engine,
     start_server,
     stop_server,
     work_dir,
@@ -601,12 +601,8 @@ def driver_main(args: argparse.Namespace) -> int:
                 if engine not in PHASES[phase]:
                     continue
                 label = f"{engine}/{phase}"
-                if engine == "lite" and not lite_py:
-                    results.setdefault(phase, {})[engine] = {"error": "no milvus-lite venv"}
-                    continue
-                python = lite_py if engine == "lite" else sys.executable
-                results.setdefault(phase, {})[engine] = run_worker(
-                    Path(__file__).resolve(), engine, python, work_root, ["--phase", phase],
+                results.setdefault(phase, {})[engine] = run_engine(
+                    Path(__file__).resolve(), engine, lite_py, work_root, ["--phase", phase],
                     args.worker_timeout, label=label)
         table = render_table(results, cfg)
         print()

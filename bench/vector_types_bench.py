@@ -50,7 +50,7 @@ from common import (
     local_client,
     ratio,
     render,
-    run_worker,
+    run_engine,
     work_dir,
     write_report,
 )
@@ -240,12 +240,8 @@ def driver_main(args: argparse.Namespace) -> int:
         results: dict[str, dict[str, dict[str, Any]]] = {}
         for vtype in vtypes:
             for engine in engines:
-                if engine == "lite" and not lite_py:
-                    results.setdefault(vtype, {})[engine] = {"error": "no milvus-lite venv"}
-                    continue
-                python = lite_py if engine == "lite" else sys.executable
-                results.setdefault(vtype, {})[engine] = run_worker(
-                    Path(__file__).resolve(), engine, python, work_root, ["--vtype", vtype],
+                results.setdefault(vtype, {})[engine] = run_engine(
+                    Path(__file__).resolve(), engine, lite_py, work_root, ["--vtype", vtype],
                     args.worker_timeout, label=f"{engine}/{vtype}")
         table = render_table(results, args.rows)
         print()
