@@ -46,8 +46,11 @@ def default_server_python() -> str:
 # driver
 
 
-def driver_parser(description: str | None, default_out: Path) -> argparse.ArgumentParser:
-    """A parser with the options every driver takes: --with-lite, --lite-venv and --out.
+def driver_parser(description: str | None, default_out: Path,
+                  worker_timeout: float) -> argparse.ArgumentParser:
+    """A parser with the options every driver takes: --with-lite, --lite-venv, --out,
+    --worker-timeout and --server-python, and the hidden --engine and --workdir by which
+    `run_worker` starts the driver as one engine's worker.
 
     `description` (the script's docstring) is shown as written; the script adds its own options
     after these.
@@ -59,6 +62,11 @@ def driver_parser(description: str | None, default_out: Path) -> argparse.Argume
     p.add_argument("--lite-venv", default=str(LITE_VENV))
     p.add_argument("--out", default=str(default_out),
                    help=f"JSON result file (default {default_out})")
+    p.add_argument("--worker-timeout", type=float, default=worker_timeout,
+                   help=f"s per engine subprocess (default {worker_timeout:.0f})")
+    p.add_argument("--server-python", default=default_server_python())
+    p.add_argument("--engine", help=argparse.SUPPRESS)
+    p.add_argument("--workdir", help=argparse.SUPPRESS)
     return p
 
 

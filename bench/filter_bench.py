@@ -60,7 +60,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also under lite's venv
 from common import (
     chosen_engines,
-    default_server_python,
     driver_parser,
     emit,
     lite_python,
@@ -596,7 +595,7 @@ def driver_main(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    p = driver_parser(__doc__, DEFAULT_OUT)
+    p = driver_parser(__doc__, DEFAULT_OUT, WORKER_TIMEOUT_S)
     p.add_argument("--rows", type=int, default=ROWS, help=f"rows (default {ROWS:,})")
     p.add_argument("--reps", type=int, default=REPS,
                    help=f"repetitions of each query, elanus (default {REPS})")
@@ -608,11 +607,6 @@ def main() -> int:
                    help=f"the same for milvus-lite (default {LITE_BUDGET_S:.0f})")
     p.add_argument("--engines", default="", help="comma list subset of embedded,served,lite")
     p.add_argument("--phases", default="", help="comma list subset of scan,indexed")
-    p.add_argument("--worker-timeout", type=float, default=WORKER_TIMEOUT_S,
-                   help=f"s per engine subprocess (default {WORKER_TIMEOUT_S:.0f})")
-    p.add_argument("--server-python", default=default_server_python())
-    p.add_argument("--engine", help=argparse.SUPPRESS)
-    p.add_argument("--workdir", help=argparse.SUPPRESS)
     args = p.parse_args()
     return worker_main(args) if args.engine else driver_main(args)
 

@@ -58,7 +58,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, als
 from common import (
     REPO,
     chosen_engines,
-    default_server_python,
     driver_parser,
     emit,
     fmt,
@@ -917,7 +916,7 @@ def driver_main(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    p = driver_parser(__doc__, DEFAULT_OUT)
+    p = driver_parser(__doc__, DEFAULT_OUT, WORKER_TIMEOUT_S)
     p.add_argument("--data", default=str(DEFAULT_DATA),
                    help="pydocs-minilm-384 folder (synthetic data when missing)")
     p.add_argument("--synthetic", type=int, default=0, metavar="N",
@@ -947,10 +946,6 @@ def main() -> int:
     p.add_argument("--smoke", action="store_true",
                    help="reduced preset: 3,000 rows of a 10,000 x 128 L2 synthetic set (unless "
                         "--synthetic), 30 queries, two points per sweep, scale 3,000 vs 10,000")
-    p.add_argument("--worker-timeout", type=float, default=WORKER_TIMEOUT_S)
-    p.add_argument("--server-python", default=default_server_python())
-    p.add_argument("--engine", help=argparse.SUPPRESS)
-    p.add_argument("--workdir", help=argparse.SUPPRESS)
     args = p.parse_args()
     return worker_main(args) if args.engine else driver_main(args)
 

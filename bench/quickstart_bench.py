@@ -36,7 +36,6 @@ from common import (
     REPO,
     chosen_engines,
     connect,
-    default_server_python,
     driver_parser,
     emit,
     ensure_lite_venv,
@@ -459,17 +458,13 @@ def driver_main(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    p = driver_parser(__doc__, DEFAULT_OUT)
+    p = driver_parser(__doc__, DEFAULT_OUT, WORKER_TIMEOUT_S)
     p.add_argument("--data", default=str(DEFAULT_DATA), help="pydocs-minilm-384 folder (generated data if missing)")
     p.add_argument("--synthetic", action="store_true", help="use generated data even if --data exists")
     p.add_argument("--n-base", type=int, default=0, help="base vectors (default: all / 20000)")
     p.add_argument("--queries", type=int, default=1000, help="unfiltered queries (default 1000)")
     p.add_argument("--filtered-queries", type=int, default=200, help="queries per filter (default 200)")
     p.add_argument("--engines", default="", help="comma list subset of faiss,embedded,served,lite")
-    p.add_argument("--worker-timeout", type=float, default=WORKER_TIMEOUT_S)
-    p.add_argument("--server-python", default=default_server_python())
-    p.add_argument("--engine", help=argparse.SUPPRESS)
-    p.add_argument("--workdir", help=argparse.SUPPRESS)
     args = p.parse_args()
     return worker_main(args) if args.engine else driver_main(args)
 

@@ -53,7 +53,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, als
 from common import (
     chosen_engines,
     connect,
-    default_server_python,
     driver_parser,
     emit,
     fmt,
@@ -632,7 +631,7 @@ def driver_main(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    p = driver_parser(__doc__, DEFAULT_OUT)
+    p = driver_parser(__doc__, DEFAULT_OUT, WORKER_TIMEOUT_S)
     p.add_argument("--engines", default="", help="comma list subset of lite,embedded,served")
     p.add_argument("--phases", default="", help="comma list subset of insert,compact,restart")
     p.add_argument("--n-insert", type=int, default=N_INSERT, help="rows for insert and flush")
@@ -644,11 +643,7 @@ def main() -> int:
     p.add_argument("--restart-index", default="FLAT", choices=["FLAT", "HNSW"])
     p.add_argument("--segment-max-rows", type=int, default=1_000_000,
                    help="elanus serve --segment-max-rows (default 1000000, elanus's default)")
-    p.add_argument("--worker-timeout", type=float, default=WORKER_TIMEOUT_S)
-    p.add_argument("--server-python", default=default_server_python())
-    p.add_argument("--engine", help=argparse.SUPPRESS)
     p.add_argument("--phase", help=argparse.SUPPRESS)
-    p.add_argument("--workdir", help=argparse.SUPPRESS)
     args = p.parse_args()
     return worker_main(args) if args.engine else driver_main(args)
 

@@ -42,7 +42,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also under lite's venv
 from common import (
     chosen_engines,
-    default_server_python,
     driver_parser,
     emit,
     fmt,
@@ -265,15 +264,11 @@ def driver_main(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    p = driver_parser(__doc__, DEFAULT_OUT)
+    p = driver_parser(__doc__, DEFAULT_OUT, WORKER_TIMEOUT_S)
     p.add_argument("--rows", type=int, default=ROWS, help=f"rows per type (default {ROWS:,})")
     p.add_argument("--engines", default="", help="comma list subset of embedded,served,lite")
     p.add_argument("--types", default="", help=f"comma list subset of {','.join(TYPES)}")
-    p.add_argument("--worker-timeout", type=float, default=WORKER_TIMEOUT_S)
-    p.add_argument("--server-python", default=default_server_python())
-    p.add_argument("--engine", help=argparse.SUPPRESS)
     p.add_argument("--vtype", help=argparse.SUPPRESS)
-    p.add_argument("--workdir", help=argparse.SUPPRESS)
     args = p.parse_args()
     return worker_main(args) if args.engine else driver_main(args)
 
