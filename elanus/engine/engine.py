@@ -680,13 +680,11 @@ class Engine:
             validate_name(index_name, "index")
         spec = resolve(f, index_name or field_name, params)
         json_path = spec.params.get("json_path")
-        if f.dtype == DataType.JSON and not index_name:
-            # Milvus names a JSON path index by its field and keys: my_json/a/b
-            keys = json_path_keys(spec.params["json_path"], f.name)
-            spec = replace(spec, index_name="/".join([f.name, *map(str, keys)]))
-        index_name = spec.index_name
         if f.dtype == DataType.JSON:
-            json_path_keys(spec.params["json_path"], f.name)
+            keys = json_path_keys(spec.params["json_path"], f.name)  # the path must parse
+            if not index_name:  # Milvus names it by its field and keys: my_json/a/b
+                spec = replace(spec, index_name="/".join([f.name, *map(str, keys)]))
+        index_name = spec.index_name
         with c.lock:
             on_field = next((s for s in c.indexes.values() if s.field_name == field_name
                              and s.params.get("json_path") == json_path), None)
