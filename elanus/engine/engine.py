@@ -77,6 +77,7 @@ from elanus.schema import (
     validate_schema,
 )
 from elanus.schema.analyzers import Token, analyzer, field_analyzer
+from elanus.schema.functions import FunctionSchema, check_function_change
 from elanus.schema.types import single_array
 from elanus.storage import records
 from elanus.storage.catalog import (
@@ -641,6 +642,13 @@ class Engine:
         with c.lock:
             self._evolve(c, validate_added_field(c.schema, field))
 
+    def change_function(self, db: str, name: str, change: str, function_name: str = "",
+                        fn: FunctionSchema | None = None) -> None:
+        """add_, alter_ and drop_collection_function (see `check_function_change`)."""
+        c = self._lookup(db, name)
+        with c.lock:
+            check_function_change(c.schema, change, function_name, fn)
+
     def alter_field(self, db: str, name: str, field_name: str, changes: dict[str, str],
                     delete_keys: list[str]) -> None:
         """alter_collection_field: max_length, max_capacity, mmap.enabled of one field."""
@@ -678,7 +686,8 @@ class Engine:
             f = FieldSchema(field_name, DataType.JSON)  # a key of the dynamic field
         if index_name:
             validate_name(index_name, "index")
-        spec = resolve(f, index_name or field_name, params)
+        spec = resolve(f, index_name or field_name, params,
+                       bm25_output=c.schema.function_of(f.name) is not None)
         json_path = spec.params.get("json_path")
         if f.dtype == DataType.JSON:
             keys = json_path_keys(spec.params["json_path"], f.name)  # the path must parse

@@ -38,7 +38,7 @@ def merged_columns(c: Collection, columns: dict[str, pa.Array], num_rows: int
     fresh = num_rows - pc.sum(found.cast(pa.int64())).as_py()
     out = dict(columns)
     for f in c.schema.fields:
-        if f.name in columns:
+        if f.name in columns or f.name in c.schema.function_outputs:  # outputs: recomputed
             continue
         kept = stored.column(f.name).take(where).combine_chunks()
         if fresh:

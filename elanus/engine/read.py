@@ -22,7 +22,7 @@ from elanus.engine.partitioning import read_snapshot
 from elanus.engine.requests import QueryRequest, QueryResult
 from elanus.engine.scalar_indexing import segment_indexes
 from elanus.engine.segment import SegmentView
-from elanus.errors import FieldNotFound, FilterInvalid, InvalidArgument
+from elanus.errors import FieldNotFound, FilterInvalid, InvalidArgument, UnexpectedError
 from elanus.expr import Filter, compile_filter, plan
 from elanus.schema import DYNAMIC_FIELD, TIMESTAMP_COLUMN, CollectionSchema
 
@@ -55,8 +55,11 @@ def plan_output(schema: CollectionSchema, requested: Sequence[str], with_pk: boo
         name = raw.strip()
         if name == "*":
             for f in schema.fields:
-                add(f.name)
+                if f.name not in schema.function_outputs:  # never returned
+                    add(f.name)
             whole_meta = schema.enable_dynamic_field
+        elif name in schema.function_outputs:
+            raise UnexpectedError(f"not allowed to retrieve raw data of field {name}")
         elif schema.field(name) is not None:
             add(name)
         elif name == DYNAMIC_FIELD and schema.enable_dynamic_field:

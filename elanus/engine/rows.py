@@ -24,6 +24,7 @@ from elanus.schema import (
     timestamps,
     vector_row_bytes,
 )
+from elanus.schema.functions import bm25_column
 from elanus.schema.vectors import (
     check_sparse,
     decode_dense,
@@ -49,8 +50,14 @@ def prepare_rows(schema: CollectionSchema, columns: dict[str, pa.Array], num_row
     if DYNAMIC_FIELD in columns and not schema.enable_dynamic_field:
         raise DataInvalid("Attempt to insert an unexpected field `$meta` to collection without "
                           "enabling dynamic field")
+    for name in schema.function_outputs & columns.keys():
+        raise DataInvalid(f"Attempt to insert an unexpected function output field `{name}` "
+                          "to collection")
     out: list[pa.Array] = []
     for f in schema.fields:
+        if f.name in schema.function_outputs:
+            out.append(pa.nulls(num_rows, f.arrow_type))  # computed below, from its input
+            continue
         col = columns.get(f.name)
         if col is not None and len(col) != num_rows:
             raise DataInvalid(f"the num_rows ({len(col)}) of field ({f.name}) is not equal to "
@@ -63,6 +70,9 @@ def prepare_rows(schema: CollectionSchema, columns: dict[str, pa.Array], num_row
             continue
         out.append(_column(f, col, num_rows, timezone))
     names = [f.name for f in schema.fields]
+    for fn in schema.functions:
+        source = names.index(fn.input_field_names[0])
+        out[names.index(fn.output_field_names[0])] = bm25_column(schema, fn, out[source])
     if schema.enable_dynamic_field:
         meta = columns.get(DYNAMIC_FIELD)
         if meta is None:

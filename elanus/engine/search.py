@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from elanus.engine.bm25 import postings, text_of, weighed_queries
 from elanus.engine.collection import Collection
 from elanus.engine.partitioning import read_snapshot
 from elanus.engine.read import (
@@ -40,6 +41,7 @@ from elanus.errors import InvalidArgument, MetricTypeMismatch
 from elanus.expr.columns import validity
 from elanus.index.factory import exact, prepare_queries
 from elanus.index.registry import check_search, default_metric
+from elanus.index.sparse import BM25
 from elanus.index.vector import larger_is_closer
 from elanus.schema import CollectionSchema, DataType, FieldSchema
 from elanus.schema.types import single_array
@@ -144,6 +146,9 @@ def _anns_field(schema: CollectionSchema, name: str) -> FieldSchema:
 
 def _check_queries(field: FieldSchema, queries: Any) -> Any:
     """Query vectors in the form the field is searched in, or the error Milvus gives."""
+    if isinstance(queries, list):
+        raise InvalidArgument(f"text search data can only search a BM25 function output "
+                              f"field; field {field.name} is not one")
     if field.dtype == DataType.SPARSE_FLOAT_VECTOR:
         if not isinstance(queries, SparseRows):
             raise InvalidArgument(f"the search data of sparse vector field {field.name} must be "
@@ -200,7 +205,12 @@ def run(collection: Collection, req: SearchRequest) -> SearchResult:
     schema = collection.schema
     field = _anns_field(schema, req.anns_field)
     spec = collection.index_on(field.name)
-    metric = spec.metric_type if spec else (req.metric_type or default_metric(field.dtype)).upper()
+    fn = schema.function_of(field.name)
+    unindexed = BM25 if fn is not None else default_metric(field.dtype)
+    metric = spec.metric_type if spec else (req.metric_type or unindexed).upper()
+    if fn is not None and (req.metric_type or BM25).upper() != BM25:
+        raise InvalidArgument("must use BM25 metric type when searching against BM25 Function "
+                              "output field")
     if req.metric_type and req.metric_type.upper() != metric:
         raise MetricTypeMismatch(metric, req.metric_type.upper())
     if not 1 <= req.limit <= MAX_TOPK:
@@ -213,8 +223,12 @@ def run(collection: Collection, req: SearchRequest) -> SearchResult:
     group = _group_field(schema, req)
     if spec is not None and req.radius is None and req.iterator is None and group is None:
         check_search(spec, field.dtype, req.params, req.offset + req.limit)
-    queries = _check_queries(field, req.queries if req.query_keys is None
-                             else _vectors_of(collection, field, req.query_keys))
+    if fn is not None and req.query_keys is not None:
+        raise InvalidArgument(f"search by primary keys is not supported on BM25 function "
+                              f"output field {field.name}")
+    queries = (text_of(req.queries, field) if fn is not None
+               else _check_queries(field, req.queries if req.query_keys is None
+                                   else _vectors_of(collection, field, req.query_keys)))
     out = plan_output(schema, req.output_fields, with_pk=False)
     flt = filter_of(req.filter, schema, req.filter_params)
     snap = read_snapshot(collection, "search", flt, req.partition_names, req.read_ts)
@@ -236,6 +250,12 @@ def run(collection: Collection, req: SearchRequest) -> SearchResult:
                             group_values=_no_values(group),
                             iterator=_next_page(req, metric, np.empty(0, np.float32),
                                                 pa.array([], type=schema.primary.arrow_type), 0))
+    params = req.params
+    exact_params = {**(spec.params if spec else {}), **req.params}
+    if fn is not None:  # the text's term weights and the corpus's mean length, at this ts
+        queries, params = weighed_queries(collection, schema, fn, field, queries, snap.ts,
+                                          exact_params)
+        exact_params = params
     prepared = prepare_queries(queries, metric)
     need = req.offset + req.limit
     depth = need * (req.group_size if group is not None else 1)
@@ -246,8 +266,8 @@ def run(collection: Collection, req: SearchRequest) -> SearchResult:
     deepest = max(t.passing for t in targets)
     depth = min(depth, deepest)
     while True:
-        ranked = _ranked(targets, field, metric, prepared, depth, req.params, window,
-                         {**(spec.params if spec else {}), **req.params})
+        ranked = _ranked(targets, field, metric, prepared, depth, params, window,
+                         exact_params)
         chosen = _choose(ranked, snap.views, pk_name, group, req, window, metric)
         if depth >= deepest or not (chosen.short & ~ranked.exhausted).any():
             break
@@ -295,6 +315,8 @@ def _ranked(targets: list[_Target], field: FieldSchema, metric: str, queries: An
         index = t.view.index(field.name)
         if index is not None:
             return index.search(queries, k, t.allowed, params)
+        if field.dtype == DataType.SPARSE_FLOAT_VECTOR:
+            return postings(t.view, field, metric).search(queries, k, t.allowed, exact_params)
         return exact(t.view.vectors(field.name, cosine), queries, k, metric, t.allowed,
                      exact_params)
 

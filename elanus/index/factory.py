@@ -49,7 +49,7 @@ def build_index(kind: str, base: SearchBase, metric: str, params: dict[str, str]
     """Build an index; a long build checks `cancelled()` as it goes (BuildCancelled)."""
     if kind in SPARSE_KINDS:
         assert isinstance(base, SparseRows)
-        return SparseIndex.build(base, kind, params)
+        return SparseIndex.build(base, kind, params, metric)
     assert isinstance(base, np.ndarray)
     if kind == MINHASH_KIND:
         return build_minhash(base, metric, params, cancelled)  # type: ignore[arg-type]
@@ -63,7 +63,7 @@ def build_index(kind: str, base: SearchBase, metric: str, params: dict[str, str]
 def load_index(data: bytes, metric: str, kind: str, base: SearchBase) -> VectorIndex:
     """An index from its serialized form over the segment's search base."""
     if kind in SPARSE_KINDS:
-        return SparseIndex.deserialize(data, kind)
+        return SparseIndex.deserialize(data, kind, metric)
     assert isinstance(base, np.ndarray)
     if kind == MINHASH_KIND:
         return load_minhash(data, metric, base)  # type: ignore[arg-type]
@@ -87,7 +87,7 @@ def exact(base: SearchBase, queries: Any, k: int, metric: str,
     """Brute-force top k over a segment's search base (already prepared for `metric`);
     `params` (the search's over the index's) give MinHash signatures their element width."""
     if isinstance(base, SparseRows):
-        return SparseIndex.build(base).search(queries, k, allowed)
+        return SparseIndex.build(base, metric=metric).search(queries, k, allowed, params)
     if metric == MHJACCARD:
         return exact_minhash(base, queries, k, metric, allowed,  # type: ignore[arg-type]
                              element_bits(params or {}))

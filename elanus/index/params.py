@@ -95,8 +95,8 @@ def build_params(kind: str, params: dict[str, str], dim: int) -> BuildParams:
     if kind == "DISKANN":
         max_degree = _int(params, "max_degree", 56, 1, 512)
         search_list_size = _int(params, "search_list_size", 100, 1, INT_MAX)
-        ratio = _float(params, "pq_code_budget_gb_ratio", 0.125, 0.0, 0.25, low_open=True)
-        _float(params, "search_cache_budget_gb_ratio", 0.1, 0.0, 0.3, high_open=True)
+        ratio = check_float(params, "pq_code_budget_gb_ratio", 0.125, 0.0, 0.25, low_open=True)
+        check_float(params, "search_cache_budget_gb_ratio", 0.1, 0.0, 0.3, high_open=True)
         return BuildParams(max_degree=max_degree, search_list_size=search_list_size,
                            pq_code_budget_gb_ratio=ratio, m=diskann_pq_m(dim, ratio))
     raise ValueError(f"not a quantized index kind: {kind}")
@@ -112,7 +112,7 @@ def search_params(kind: str, params: dict[str, Any], k: int) -> SearchParams:
     Raises:
         InvalidArgument: a known key with a value of the wrong type or out of its range.
     """
-    refine_k = _float(params, "refine_k", 1.0, 1.0, math.inf, high_open=True)
+    refine_k = check_float(params, "refine_k", 1.0, 1.0, math.inf, high_open=True)
     if kind in HNSW_KINDS:
         return SearchParams(ef=max(k, _int(params, "ef", 16, 1, INT_MAX)), refine_k=refine_k)
     if kind == "DISKANN":
@@ -192,8 +192,8 @@ def _int(params: dict[str, Any], name: str, default: int | None, low: int, high:
     return value
 
 
-def _float(params: dict[str, Any], name: str, default: float, low: float, high: float,
-           low_open: bool = False, high_open: bool = False) -> float:
+def check_float(params: dict[str, Any], name: str, default: float, low: float, high: float,
+                low_open: bool = False, high_open: bool = False) -> float:
     raw = params.get(name)
     if raw is None or raw == "":
         return default

@@ -18,7 +18,7 @@ from elanus.errors import InvalidArgument, Unsupported
 from elanus.index.binary import BINARY_METRICS
 from elanus.index.minhash import MINHASH_KIND, MINHASH_METRICS, check_minhash_params
 from elanus.index.params import QUANTIZED_KINDS, build_params, check_top_k
-from elanus.index.sparse import SPARSE_METRICS
+from elanus.index.sparse import BM25, SPARSE_METRICS, bm25_params
 from elanus.index.vector import METRICS, IndexSpec
 from elanus.schema import DataType, FieldSchema
 
@@ -97,11 +97,24 @@ class BuildPlan:
     params: dict[str, str]
 
 
-def resolve(f: FieldSchema, index_name: str, params: dict[str, str]) -> IndexSpec:
-    """Validate a create_index request on field `f`; `params` is every key the client sent."""
+def resolve(f: FieldSchema, index_name: str, params: dict[str, str],
+            bm25_output: bool = False) -> IndexSpec:
+    """Validate a create_index request on field `f`; `params` is every key the client sent.
+    `bm25_output`: `f` is a BM25 function's output, indexed under the BM25 metric only."""
     params = {k: str(v) for k, v in params.items()}
     index_type = (params.get("index_type") or "AUTOINDEX").upper()
     params["index_type"] = index_type
+    if bm25_output:
+        metric = (params.get("metric_type") or BM25).upper()
+        if metric != BM25:
+            raise InvalidArgument(f"index metric type of BM25 function output field must be "
+                                  f"BM25, got {metric}")
+        if index_type not in SPARSE.kinds:
+            raise InvalidArgument(f"data type {f.dtype.milvus_name} can't build with this "
+                                  f"index {index_type}")
+        params["metric_type"] = BM25
+        bm25_params(params)
+        return IndexSpec(index_name, f.name, index_type, BM25, params)
     if f.dtype.is_vector:
         return _vector_spec(f, index_name, index_type, params)
     return _scalar_spec(f, index_name, index_type, params)

@@ -28,13 +28,19 @@ import threading
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
 import regex
 import rjieba
 import tantivy
 
-from elanus.errors import InvalidArgument, Unsupported
+from elanus.errors import InvalidArgument, UnexpectedError, Unsupported
+from elanus.schema.types import DataType
+
+if TYPE_CHECKING:
+    from elanus.schema.collection import FieldSchema
 
 _tv: Any = tantivy  # the binding ships stubs that lag its API
 _rjieba: Any = rjieba
@@ -64,8 +70,11 @@ class Analyzer:
     """A tokenizer and its filters, built from validated params."""
 
     def __init__(self, tokenizer: Any, steps: Sequence[Any], jieba: Any = None,
-                 jieba_mode: str = "search", hmm: bool = True) -> None:
+                 jieba_mode: str = "search", hmm: bool = True,
+                 sequential: bool = False) -> None:
         self._jieba, self._mode, self._hmm = jieba, jieba_mode, hmm
+        # True when no step drops or splits tokens, so token i is at position i.
+        self.sequential_positions = sequential
         # Consecutive tantivy filters run inside tantivy; a Python predicate between them
         # splits the chain. `steps` holds tantivy Filters and predicates in Milvus's order.
         self._chain: list[Any] = []
@@ -92,6 +101,15 @@ class Analyzer:
         if self._whole is not None:
             return [t for t in self._whole.analyze(text) if t]
         return [t.text for t in self.tokens(text)]
+
+    def term_positions(self, text: str) -> tuple[list[str], list[int]]:
+        """The tokens' texts and positions, in order, without byte offsets (what the text_match
+        index needs)."""
+        if self._whole is not None:
+            raw = [t for t in self._whole.pre_tokenize(text).tokens if t.text]
+            return [t.text for t in raw], [t.position for t in raw]
+        tokens = self.tokens(text)
+        return [t.text for t in tokens], [t.position for t in tokens]
 
     def tokens(self, text: str) -> list[Token]:
         if self._whole is not None:
@@ -142,6 +160,12 @@ def term_hash(token: str) -> int:
     return zlib.crc32(token.encode()[:100]) % 0xFFFFFFFF
 
 
+def term_hashes(terms: Sequence[str]) -> npt.NDArray[np.uint32]:
+    """`term_hash` of each term."""
+    return np.fromiter((zlib.crc32(t.encode()[:100]) % 0xFFFFFFFF for t in terms),
+                       dtype=np.uint32, count=len(terms))
+
+
 def field_analyzer(type_params: dict[str, str], field: str) -> Analyzer:
     """The analyzer of a VARCHAR field with enable_analyzer set."""
     if type_params.get("enable_analyzer", "").lower() != "true":
@@ -150,6 +174,31 @@ def field_analyzer(type_params: dict[str, str], field: str) -> Analyzer:
         raise Unsupported(f"field {field} has multi-language analyzers, which this elanus build "
                           "does not support yet")
     return analyzer(type_params.get("analyzer_params"))
+
+
+_TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})  # Go's strconv.ParseBool
+
+
+def match_enabled(field: FieldSchema) -> bool:
+    """Whether text_match and phrase_match may filter `field`: Milvus reads enable_match only
+    on VARCHAR fields, as Go's ParseBool reads it."""
+    return field.dtype == DataType.VARCHAR and field.type_params.get("enable_match") in _TRUE
+
+
+def check_text_params(field: FieldSchema) -> None:
+    """Milvus's create-time rules for enable_match: the field's analyzer must be enabled, be a
+    single analyzer, and have valid analyzer_params (built here once). On fields other than
+    VARCHAR, Milvus ignores enable_match and enable_analyzer, and so does this."""
+    if not match_enabled(field):
+        return
+    params = field.type_params
+    if params.get("enable_analyzer") not in _TRUE:
+        raise UnexpectedError(f"field {field.name} is set to enable match or bm25 function but "
+                              "not enable analyzer")
+    if "multi_analyzer_params" in params:
+        raise UnexpectedError(f"multi analyzer now only support for bm25, but now field "
+                              f"{field.name} enable match")
+    analyzer(params.get("analyzer_params"))
 
 
 _cache: dict[str, Analyzer] = {}
@@ -194,7 +243,7 @@ def _build(spec: dict[str, Any]) -> Analyzer:
     if "tokenizer" not in spec:
         raise InvalidArgument("tokenizer name or type must be set")
     steps = _filters(spec.get("filter", []))
-    return _with_tokenizer(spec["tokenizer"], steps)
+    return _with_tokenizer(spec["tokenizer"], steps, _keeps_every_token(spec.get("filter", [])))
 
 
 def _builtin(spec: dict[str, Any]) -> Analyzer:
@@ -205,7 +254,7 @@ def _builtin(spec: dict[str, Any]) -> Analyzer:
     extra = _stop(spec["stop_words"]) if "stop_words" in spec else []
     lowercase = _tv.Filter.lowercase()
     if kind == "standard":
-        return Analyzer(_tv.Tokenizer.simple(), [lowercase, *extra])
+        return Analyzer(_tv.Tokenizer.simple(), [lowercase, *extra], sequential=not extra)
     if kind == "english":
         return Analyzer(_tv.Tokenizer.simple(), [lowercase, _tv.Filter.stemmer("english"),
                                                  _tv.Filter.stopword("english"), *extra])
@@ -214,15 +263,22 @@ def _builtin(spec: dict[str, Any]) -> Analyzer:
     raise InvalidArgument(f"unsupported analyzer type: {kind}")
 
 
-def _with_tokenizer(raw: Any, steps: list[Any]) -> Analyzer:
+def _keeps_every_token(filters: list[Any]) -> bool:
+    """Whether a filter chain only rewrites tokens, never drops or splits one."""
+    rewriting = {"lowercase", "asciifolding", "stemmer"}
+    return all((item if isinstance(item, str) else item.get("type")) in rewriting
+               for item in filters)
+
+
+def _with_tokenizer(raw: Any, steps: list[Any], sequential: bool = False) -> Analyzer:
     spec = {"type": raw} if isinstance(raw, str) else raw
     if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
         raise InvalidArgument(f"tokenizer name or type must be set: {raw}")
     kind = spec["type"]
     if kind == "standard":
-        return Analyzer(_tv.Tokenizer.simple(), steps)
+        return Analyzer(_tv.Tokenizer.simple(), steps, sequential=sequential)
     if kind == "whitespace":
-        return Analyzer(_tv.Tokenizer.whitespace(), steps)
+        return Analyzer(_tv.Tokenizer.whitespace(), steps, sequential=sequential)
     if kind == "jieba":
         mode = spec.get("mode", "search")
         if mode not in ("search", "exact"):

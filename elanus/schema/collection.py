@@ -22,6 +22,7 @@ from elanus.errors import (
     Unsupported,
 )
 from elanus.schema import geometry, timestamps
+from elanus.schema.functions import FunctionSchema, function_output, validate_functions
 from elanus.schema.types import (
     ARRAY_ELEMENT_TYPES,
     SUPPORTED_SCALARS,
@@ -86,6 +87,7 @@ class CollectionSchema:
     fields: tuple[FieldSchema, ...]
     description: str = ""
     enable_dynamic_field: bool = False
+    functions: tuple[FunctionSchema, ...] = ()
 
     @property
     def primary(self) -> FieldSchema:
@@ -101,6 +103,14 @@ class CollectionSchema:
 
     def field(self, name: str) -> FieldSchema | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    def function_of(self, field_name: str) -> FunctionSchema | None:
+        """The function whose output `field_name` is, if any."""
+        return function_output(self, field_name)
+
+    @property
+    def function_outputs(self) -> frozenset[str]:
+        return frozenset(n for fn in self.functions for n in fn.output_field_names)
 
     def field_by_id(self, field_id: int) -> FieldSchema | None:
         return next((f for f in self.fields if f.field_id == field_id), None)
@@ -124,6 +134,7 @@ class CollectionSchema:
             "description": self.description,
             "enable_dynamic_field": self.enable_dynamic_field,
             "fields": [f.to_dict() for f in self.fields],
+            "functions": [fn.to_dict() for fn in self.functions],
         }
 
     @classmethod
@@ -133,6 +144,7 @@ class CollectionSchema:
             description=raw.get("description", ""),
             enable_dynamic_field=raw.get("enable_dynamic_field", False),
             fields=tuple(FieldSchema.from_dict(f) for f in raw["fields"]),
+            functions=tuple(FunctionSchema.from_dict(f) for f in raw.get("functions", ())),
         )
 
 
@@ -222,7 +234,8 @@ def validate_schema(schema: CollectionSchema) -> CollectionSchema:
             validate_name(f.name, "field")
         _validate_field(f, schema.name)
         fixed.append(replace(f, field_id=FIRST_FIELD_ID + i))
-    return replace(schema, fields=tuple(fixed))
+    schema = replace(schema, fields=tuple(fixed))
+    return replace(schema, functions=validate_functions(schema))
 
 
 CLUSTERING_KEY_TYPES = frozenset({DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64,

@@ -16,7 +16,12 @@ from elanus.errors import (
 )
 from elanus.schema import validate_name
 from elanus.server.grpc.handlers import db_name, handler, kv_pairs
-from elanus.server.grpc.schema_codec import decode_field, decode_schema, encode_schema
+from elanus.server.grpc.schema_codec import (
+    decode_field,
+    decode_function,
+    decode_schema,
+    encode_schema,
+)
 from elanus.server.grpc.status import OK
 
 
@@ -219,6 +224,27 @@ def add_collection_field(engine: Engine, req: Any, ctx: Any) -> common_pb2.Statu
     db = db_name(req, ctx)
     name = req.collection_name or engine.collection_by_id(req.collectionID).name
     engine.add_field(db, name, decode_field(pb))
+    return OK
+
+
+@handler("AddCollectionFunction")
+def add_collection_function(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
+    fn = decode_function(req.functionSchema) if req.HasField("functionSchema") else None
+    engine.change_function(db_name(req, ctx), req.collection_name, "add", fn=fn)
+    return OK
+
+
+@handler("AlterCollectionFunction")
+def alter_collection_function(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
+    fn = decode_function(req.functionSchema) if req.HasField("functionSchema") else None
+    engine.change_function(db_name(req, ctx), req.collection_name, "alter", req.function_name,
+                           fn)
+    return OK
+
+
+@handler("DropCollectionFunction")
+def drop_collection_function(engine: Engine, req: Any, ctx: Any) -> common_pb2.Status:
+    engine.change_function(db_name(req, ctx), req.collection_name, "drop", req.function_name)
     return OK
 
 

@@ -100,6 +100,11 @@ def decode_queries(req: Any, field: FieldSchema | None) -> Any:
     nq = len(ph.values)
     target = field.dtype if field is not None else DataType.FLOAT_VECTOR
     kind = ph.type
+    if kind == common_pb2.PlaceholderType.VarChar:  # raw text, for BM25 output fields
+        try:
+            return [v.decode() for v in ph.values]
+        except UnicodeDecodeError:
+            raise InvalidArgument("the search text is not valid UTF-8") from None
     if kind == common_pb2.PlaceholderType.SparseFloatVector:
         lengths = np.fromiter((len(v) for v in ph.values), dtype=np.int64, count=nq)
         if (lengths % 8).any():

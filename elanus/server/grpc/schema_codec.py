@@ -8,6 +8,7 @@ from pymilvus.grpc_gen import common_pb2, schema_pb2
 
 from elanus.errors import InvalidArgument
 from elanus.schema import CollectionSchema, DataType, FieldSchema
+from elanus.schema.functions import FunctionSchema, FunctionType
 
 _INT_PARAMS = {"dim", "max_length", "max_capacity"}
 
@@ -59,7 +60,30 @@ def decode_schema(raw: bytes, collection_name: str) -> CollectionSchema:
                   for f in fields]
     return CollectionSchema(name=collection_name, fields=tuple(fields),
                             description=pb.description,
-                            enable_dynamic_field=pb.enable_dynamic_field)
+                            enable_dynamic_field=pb.enable_dynamic_field,
+                            functions=tuple(decode_function(fn) for fn in pb.functions))
+
+
+def decode_function(fn: schema_pb2.FunctionSchema) -> FunctionSchema:
+    try:
+        kind = FunctionType(fn.type)
+    except ValueError:
+        raise InvalidArgument(f"unknown function type {fn.type} of function {fn.name}") from None
+    return FunctionSchema(name=fn.name, type=kind, description=fn.description,
+                          input_field_names=tuple(fn.input_field_names),
+                          output_field_names=tuple(fn.output_field_names),
+                          params={kv.key: kv.value for kv in fn.params})
+
+
+def encode_function(fn: FunctionSchema, schema: CollectionSchema) -> schema_pb2.FunctionSchema:
+    def ids(names: tuple[str, ...]) -> list[int]:
+        return [f.field_id for f in (schema.field(n) for n in names) if f is not None]
+
+    return schema_pb2.FunctionSchema(
+        name=fn.name, id=fn.function_id, description=fn.description, type=int(fn.type),
+        input_field_names=fn.input_field_names, input_field_ids=ids(fn.input_field_names),
+        output_field_names=fn.output_field_names, output_field_ids=ids(fn.output_field_names),
+        params=[common_pb2.KeyValuePair(key=k, value=v) for k, v in fn.params.items()])
 
 
 def _asdict(f: FieldSchema) -> dict[str, Any]:
@@ -82,12 +106,13 @@ def _set_default(out: schema_pb2.ValueField, f: FieldSchema) -> None:
         out.string_data = str(v)
 
 
-def encode_field(f: FieldSchema) -> schema_pb2.FieldSchema:
+def encode_field(f: FieldSchema, function_output: bool = False) -> schema_pb2.FieldSchema:
     out = schema_pb2.FieldSchema(
         fieldID=f.field_id, name=f.name, is_primary_key=f.is_primary, description=f.description,
         data_type=int(f.dtype), autoID=f.auto_id, element_type=int(f.element_type),
         is_dynamic=f.is_dynamic, is_partition_key=f.is_partition_key,
         is_clustering_key=f.is_clustering_key, nullable=f.nullable,
+        is_function_output=function_output,
     )
     params: dict[str, str] = dict(f.type_params)
     if f.dim:
@@ -105,6 +130,7 @@ def encode_field(f: FieldSchema) -> schema_pb2.FieldSchema:
 def encode_schema(schema: CollectionSchema) -> schema_pb2.CollectionSchema:
     return schema_pb2.CollectionSchema(
         name=schema.name, description=schema.description, autoID=schema.auto_id,
-        fields=[encode_field(f) for f in schema.fields],
+        fields=[encode_field(f, f.name in schema.function_outputs) for f in schema.fields],
         enable_dynamic_field=schema.enable_dynamic_field,
+        functions=[encode_function(fn, schema) for fn in schema.functions],
     )
