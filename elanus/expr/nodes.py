@@ -68,6 +68,15 @@ class Call(Node):
 
 
 @dataclass(frozen=True)
+class Keyword(Node):
+    """A named call argument, `minimum_should_match=2`; `name` is lower case."""
+
+    name: str
+    value: Node
+    offset: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
 class Unary(Node):
     op: str  # "-" or "+"
     operand: Node
@@ -167,6 +176,8 @@ def to_text(node: Node) -> str:
             return name + "".join(f"[{json.dumps(k, ensure_ascii=False)}]" for k in keys)
         case Call(name=name, args=args):
             return f"{name}({', '.join(to_text(a) for a in args)})"
+        case Keyword(name=name, value=value):
+            return f"{name}={to_text(value)}"
         case Unary(op=op, operand=operand):
             return f"({op}{to_text(operand)})"
         case Arith(op=op, left=left, right=right) | Compare(op=op, left=left, right=right):

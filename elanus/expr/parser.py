@@ -3,8 +3,9 @@
 Precedence, loosest first: `or`/`||`; `and`/`&&`; `not`/`!`; one predicate (comparison, chained
 range `1 < x <= 5`, `[not] in`, `like`, `is [not] null`, `exists`); `+ -`; `* / %`; unary
 `- +`; `**` (right-associative); primaries (literals, lists, parentheses, `{param}`, field
-names with `[key]` paths, function calls). As in SQL and Python, `not a == 1` means
-`not (a == 1)`. A minus sign directly before a number literal is folded into the literal.
+names with `[key]` paths, function calls, whose arguments may include text_match's
+`minimum_should_match=N`). As in SQL and Python, `not a == 1` means `not (a == 1)`. A minus
+sign directly before a number literal is folded into the literal.
 
 Every syntax error is a FilterInvalid carrying the offset of the offending token.
 """
@@ -18,6 +19,7 @@ from elanus.expr.nodes import (
     Compare,
     Exists,
     In,
+    Keyword,
     IsNull,
     Like,
     ListLiteral,
@@ -294,7 +296,13 @@ class _Parser:
         self.enter()
         args: list[Node] = []
         while not self.at_op(")"):
-            args.append(self.expr())
+            after = self.tokens[self.pos + 1]
+            if self.tok.kind is Kind.IDENT and after.kind is Kind.OP and after.text == "=":
+                option = self.advance()  # the tokenizer makes "=" only after an option name
+                self.advance()
+                args.append(Keyword(option.text.lower(), self.unary(), option.offset))
+            else:
+                args.append(self.expr())
             if not self.at_op(","):
                 break
             self.advance()

@@ -158,6 +158,26 @@ class Spatial:
 
 
 @dataclass(frozen=True)
+class TextMatch:
+    """text_match(column, text): rows holding at least `minimum` of the text's tokens, as the
+    field's analyzer cut them (a token the text repeats counts once per repeat)."""
+
+    column: str
+    terms: tuple[str, ...]
+    minimum: int = 1
+
+
+@dataclass(frozen=True)
+class PhraseMatch:
+    """phrase_match(column, text, slop): rows holding the text's tokens, given as (term,
+    position), in order within `slop` moves (tantivy's phrase query semantics)."""
+
+    column: str
+    tokens: tuple[tuple[str, int], ...]
+    slop: int = 0
+
+
+@dataclass(frozen=True)
 class Sample:
     """RANDOM_SAMPLE(factor): about `factor` of the rows the rest of the filter passes, drawn
     at random in each segment."""
@@ -187,7 +207,7 @@ class Constant:
 
 Predicate = (Compare | CompareColumns | InSet | Like | ArrayEquals | Contains | ContainsArray
              | IsNull | Exists
-             | Spatial | Sample | Not | And | Or | Constant)
+             | Spatial | TextMatch | PhraseMatch | Sample | Not | And | Or | Constant)
 
 
 def distinct(values: Iterable[Scalar]) -> tuple[Scalar, ...]:
@@ -237,7 +257,23 @@ def predicate_columns(predicate: Predicate) -> frozenset[str]:
                 out.add(source_column(s))
             case CompareColumns(left=left, right=right):
                 out.update((left.column, right.column))
-            case IsNull(column=c) | Spatial(column=c):
+            case IsNull(column=c) | Spatial(column=c) | TextMatch(column=c) \
+                    | PhraseMatch(column=c):
+                out.add(c)
+            case Not(operand=p):
+                stack.append(p)
+            case And(operands=ps) | Or(operands=ps):
+                stack.extend(ps)
+    return frozenset(out)
+
+
+def text_columns(predicate: Predicate) -> frozenset[str]:
+    """The columns text_match or phrase_match read: those that need a text index."""
+    out: set[str] = set()
+    stack: list[Predicate] = [predicate]
+    while stack:
+        match stack.pop():
+            case TextMatch(column=c) | PhraseMatch(column=c):
                 out.add(c)
             case Not(operand=p):
                 stack.append(p)

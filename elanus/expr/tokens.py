@@ -8,7 +8,9 @@ case only (`and`/`AND`, never `And`); booleans also in title case (`True`); inte
 decimal, octal (`017`), hexadecimal (`0x1F`) or binary (`0b101`); strings are single or double
 quoted with C/Go escapes, or raw (`r"..."`, backslashes kept); identifiers are ASCII
 `[A-Za-z_][A-Za-z0-9_]*` plus the dynamic field `$meta`. Unknown escape sequences keep their
-backslash, so LIKE patterns such as ``"100\\%"`` reach the matcher intact.
+backslash, so LIKE patterns such as ``"100\\%"`` reach the matcher intact. A single `=` is an
+operator only after the option name `minimum_should_match` (text_match's option, as Milvus's
+grammar has it); anywhere else it is refused with a hint to use `==`.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Token:
 
 
 KEYWORDS = frozenset({"and", "or", "not", "in", "like", "exists", "is", "null"})
+OPTIONS = frozenset({"minimum_should_match", "MINIMUM_SHOULD_MATCH"})  # name=value arguments
 _BOOLEANS = {"true": True, "True": True, "TRUE": True,
              "false": False, "False": False, "FALSE": False}
 
@@ -85,6 +88,11 @@ def tokenize(text: str) -> list[Token]:
             i = m.end()
         else:
             m = _OPERATOR.match(text, i)
+            if m is None and c == "=" and tokens and tokens[-1].kind is Kind.IDENT \
+                    and tokens[-1].text in OPTIONS:
+                tokens.append(Token(Kind.OP, "=", i, "="))
+                i += 1
+                continue
             if m is None:
                 hint = ", use == to compare" if c == "=" else ""
                 raise FilterInvalid(text, f"unexpected character {c!r}{hint}", i)

@@ -21,7 +21,7 @@ from elanus.errors import (
     UnexpectedError,
     Unsupported,
 )
-from elanus.schema import geometry, timestamps
+from elanus.schema import analyzers, geometry, timestamps
 from elanus.schema.functions import FunctionSchema, function_output, validate_functions
 from elanus.schema.types import (
     ARRAY_ELEMENT_TYPES,
@@ -320,6 +320,7 @@ def _validate_field(f: FieldSchema, collection: str) -> None:
             if f.max_length else f"type param(max_length) should be specified for the "
             f"field({f.name}) of collection {collection}"
         )
+    analyzers.check_text_params(f)
     if f.dtype == DataType.ARRAY:
         if f.element_type not in ARRAY_ELEMENT_TYPES:
             raise InvalidArgument(f"element type {f.element_type.name} is not supported")
