@@ -26,7 +26,8 @@ from elanus.engine.segment import Segment, SegmentView
 from elanus.errors import InvalidArgument
 from elanus.index.sparse import AVGDL, BM25, SparseIndex
 from elanus.schema import CollectionSchema, FieldSchema
-from elanus.schema.functions import FunctionSchema, bm25_analyzer, term_frequencies
+from elanus.schema.functions import FunctionSchema, bm25_analysis, term_frequencies
+from elanus.schema.multi_analyzer import query_analyzer
 from elanus.schema.vectors import SparseRows
 
 _built: weakref.WeakKeyDictionary[Segment, dict[str, tuple[int, SparseIndex]]] = \
@@ -93,7 +94,7 @@ def weighed_queries(collection: Collection, schema: CollectionSchema, fn: Functi
                     params: dict[str, Any]) -> tuple[SparseRows, dict[str, Any]]:
     """The queries' BM25 vectors ({term hash: count × IDF}) and the search params carrying the
     average document length, both from the statistics at `read_ts`."""
-    tf = term_frequencies(bm25_analyzer(schema, fn), texts)
+    tf = term_frequencies(query_analyzer(bm25_analysis(schema, fn), params), texts)
     terms, where = np.unique(tf.indices, return_inverse=True)
     stats = corpus_stats(collection, field, read_ts, terms.astype(np.uint32))
     df = stats.df.astype(np.float64)

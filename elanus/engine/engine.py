@@ -76,8 +76,9 @@ from elanus.schema import (
     validate_partition_name,
     validate_schema,
 )
-from elanus.schema.analyzers import Token, analyzer, field_analyzer
+from elanus.schema.analyzers import Token, analyzer
 from elanus.schema.functions import FunctionSchema, check_function_change
+from elanus.schema.multi_analyzer import row_analyzers, text_analysis
 from elanus.schema.types import single_array
 from elanus.storage import records
 from elanus.storage.catalog import (
@@ -897,17 +898,25 @@ class Engine:
     # -- reads -----------------------------------------------------------------------------
 
     def run_analyzer(self, texts: list[str], params: str = "", db: str = DEFAULT_DB,
-                     collection: str = "", field_name: str = "") -> list[list[Token]]:
-        """Each text's tokens: by `params`, or by the analyzer of a collection's field."""
-        if collection:
-            c = self.collection(db, collection)
-            f = c.schema.field(field_name)
-            if f is None:
-                raise FieldNotFound(field_name, collection)
-            chosen = field_analyzer(f.type_params, f.name)
-        else:
+                     collection: str = "", field_name: str = "",
+                     analyzer_names: Sequence[str] = ()) -> list[list[Token]]:
+        """Each text's tokens: by `params`, or by the analyzer of a collection's field (of a
+        multi-language field: the one `analyzer_names` names, one for all texts or one each,
+        else its default)."""
+        if not collection:
             chosen = analyzer(params)
-        return [chosen.tokens(text) for text in texts]
+            return [chosen.tokens(text) for text in texts]
+        c = self.collection(db, collection)
+        f = c.schema.field(field_name)
+        if f is None:
+            raise FieldNotFound(field_name, collection)
+        analysis = text_analysis(c.schema, f)
+        if len(analyzer_names) not in (0, 1, len(texts)):
+            raise InvalidArgument(f"the number of analyzer names ({len(analyzer_names)}) must "
+                                  f"be 1 or the number of texts ({len(texts)})")
+        names = list(analyzer_names) * (len(texts) if len(analyzer_names) == 1 else 1)
+        per_text = row_analyzers(analysis, names or [None] * len(texts), len(texts))
+        return [a.tokens(text) for a, text in zip(per_text, texts)]
 
     def search(self, req: SearchRequest) -> SearchResult:
         if req.iterator is not None:

@@ -71,8 +71,8 @@ def prepare_rows(schema: CollectionSchema, columns: dict[str, pa.Array], num_row
         out.append(_column(f, col, num_rows, timezone))
     names = [f.name for f in schema.fields]
     for fn in schema.functions:
-        source = names.index(fn.input_field_names[0])
-        out[names.index(fn.output_field_names[0])] = bm25_column(schema, fn, out[source])
+        out[names.index(fn.output_field_names[0])] = bm25_column(schema, fn,
+                                                                 dict(zip(names, out)))
     if schema.enable_dynamic_field:
         meta = columns.get(DYNAMIC_FIELD)
         if meta is None:

@@ -171,8 +171,8 @@ def field_analyzer(type_params: dict[str, str], field: str) -> Analyzer:
     if type_params.get("enable_analyzer", "").lower() != "true":
         raise InvalidArgument(f"field {field} is not enable analyzer")
     if type_params.get("multi_analyzer_params"):
-        raise Unsupported(f"field {field} has multi-language analyzers, which this elanus build "
-                          "does not support yet")
+        raise InvalidArgument(f"field {field} has multi-language analyzers, which serve BM25 "
+                              "full-text search only")
     return analyzer(type_params.get("analyzer_params"))
 
 

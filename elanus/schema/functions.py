@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from elanus.errors import InvalidArgument, UnexpectedError, Unsupported
-from elanus.schema.analyzers import Analyzer, field_analyzer, term_hashes
+from elanus.schema.analyzers import Analyzer, term_hashes
+from elanus.schema.multi_analyzer import MultiAnalyzer, row_analyzers, text_analysis
 from elanus.schema.types import DataType, single_array
 from elanus.schema.vectors import SPARSE_PAIR, SparseRows
 
@@ -76,7 +77,7 @@ def validate_functions(schema: CollectionSchema) -> tuple[FunctionSchema, ...]:
             raise InvalidArgument(f"duplicate function name: {fn.name}")
         names.add(fn.name)
         inputs = [_input_field(schema, fn, name) for name in fn.input_field_names]
-        _check_input(fn, inputs)
+        _check_input(schema, inputs)
         produced = []
         for name in fn.output_field_names:
             f = schema.field(name)
@@ -145,13 +146,13 @@ def _input_field(schema: CollectionSchema, fn: FunctionSchema, name: str) -> Fie
     return f
 
 
-def _check_input(fn: FunctionSchema, inputs: list[FieldSchema]) -> None:
+def _check_input(schema: CollectionSchema, inputs: list[FieldSchema]) -> None:
     if len(inputs) != 1 or inputs[0].dtype != DataType.VARCHAR:
         raise InvalidArgument(f"BM25 function input field must be a VARCHAR field, got "
                               f"{len(inputs)} field with type {inputs[0].dtype.milvus_name}")
     if inputs[0].type_params.get("enable_analyzer", "").lower() != "true":
         raise InvalidArgument("BM25 function input field must set enable_analyzer to true")
-    field_analyzer(inputs[0].type_params, inputs[0].name)  # its analyzer params are valid
+    text_analysis(schema, inputs[0])  # its analyzer params are valid
 
 
 def _check_output(fn: FunctionSchema, outputs: list[FieldSchema]) -> None:
@@ -167,16 +168,21 @@ def function_output(schema: CollectionSchema, field_name: str) -> FunctionSchema
     return next((fn for fn in schema.functions if field_name in fn.output_field_names), None)
 
 
-def bm25_analyzer(schema: CollectionSchema, fn: FunctionSchema) -> Analyzer:
+def bm25_analysis(schema: CollectionSchema, fn: FunctionSchema) -> Analyzer | MultiAnalyzer:
+    """The analysis of a BM25 function's input field."""
     f = schema.field(fn.input_field_names[0])
     assert f is not None
-    return field_analyzer(f.type_params, f.name)
+    return text_analysis(schema, f)
 
 
-def term_frequencies(analyzer: Analyzer, texts: Sequence[str | None]) -> SparseRows:
-    """Each text's BM25 vector, {term hash: count}, as CSR rows with sorted indices. A null or
-    empty text has an empty vector."""
-    per_row = [analyzer.terms(t) if t else [] for t in texts]
+def term_frequencies(analyzers: Analyzer | Sequence[Analyzer],
+                     texts: Sequence[str | None]) -> SparseRows:
+    """Each text's BM25 vector, {term hash: count}, as CSR rows with sorted indices, analyzed
+    by one analyzer or each by its own. A null or empty text has an empty vector."""
+    if isinstance(analyzers, Analyzer):
+        per_row = [analyzers.terms(t) if t else [] for t in texts]
+    else:
+        per_row = [a.terms(t) if t else [] for a, t in zip(analyzers, texts)]
     counts = np.fromiter((len(terms) for terms in per_row), dtype=np.int64, count=len(per_row))
     flat = pa.array([term for terms in per_row for term in terms], type=pa.large_string())
     if len(flat) == 0:
@@ -205,10 +211,18 @@ def sparse_column(rows: SparseRows) -> pa.Array:
         None, offsets, pa.py_buffer(pairs.tobytes())])
 
 
-def bm25_column(schema: CollectionSchema, fn: FunctionSchema, text: pa.Array) -> pa.Array:
-    """The output column of a BM25 function over one batch's input column."""
+def bm25_column(schema: CollectionSchema, fn: FunctionSchema,
+                columns: dict[str, pa.Array]) -> pa.Array:
+    """The output column of a BM25 function over one batch's columns (its input field, and
+    a multi-language field's language field)."""
+    analysis = bm25_analysis(schema, fn)
+    text = columns[fn.input_field_names[0]]
     texts = single_array(text).to_pylist() if len(text) else []
-    return sparse_column(term_frequencies(bm25_analyzer(schema, fn), texts))
+    if isinstance(analysis, MultiAnalyzer):
+        languages = single_array(columns[analysis.by_field]).to_pylist() if len(text) else []
+        return sparse_column(term_frequencies(row_analyzers(analysis, languages, len(texts)),
+                                              texts))
+    return sparse_column(term_frequencies(analysis, texts))
 
 
 def check_function_change(schema: CollectionSchema, change: str, function_name: str = "",

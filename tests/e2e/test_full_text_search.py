@@ -378,3 +378,61 @@ def test_statistics_survive_a_restart(tmp_path: Path) -> None:
         client.close()
     finally:
         server.stop()
+
+
+MULTI = {"analyzers": {"english": {"type": "english"}, "chinese": {"type": "chinese"},
+                       "default": {"tokenizer": "whitespace", "filter": ["lowercase"]}},
+         "by_field": "language", "alias": {"en": "english", "cn": "chinese"}}
+
+
+def test_multi_language_analyzers(milvus: Any, name: str) -> None:
+    """Milvus's multi-language analyzers page: each row analyzed by its language's analyzer,
+    queries by the one `analyzer_name` names (else the default)."""
+    schema = milvus.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("language", DataType.VARCHAR, max_length=16)
+    schema.add_field("text", DataType.VARCHAR, max_length=500, enable_analyzer=True,
+                     multi_analyzer_params=MULTI)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
+                                 input_field_names=["text"], output_field_names=["sparse"]))
+    params = milvus.prepare_index_params()
+    params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    milvus.create_collection(name, schema=schema, index_params=params)
+    milvus.insert(name, [
+        {"id": 0, "language": "en", "text": "Machine learning models require large datasets"},
+        {"id": 1, "language": "english", "text": "Artificial intelligence is transforming"},
+        {"id": 2, "language": "cn", "text": "人工智能正在改变技术领域"},
+        {"id": 3, "language": "fr", "text": "Apprentissage Machine models"},
+        {"id": 4, "language": "chinese", "text": "机器学习模型需要大型数据集"},
+    ])
+
+    def ids(query: str, analyzer_name: str | None = None) -> list[int]:
+        sp: dict[str, Any] = {"metric_type": "BM25"}
+        if analyzer_name:
+            sp["analyzer_name"] = analyzer_name
+        res = milvus.search(name, data=[query], anns_field="sparse", limit=5, search_params=sp)
+        return [h["id"] for h in res[0]]
+
+    assert ids("machine learning", "english") == [0]  # stems: machin, learn
+    assert ids("人工智能", "cn") == [2]
+    assert ids("models") == [3]  # the default analyzer keeps "models": only row 3 has it
+    assert ids("Machine", "fr") == [3]  # no "fr" analyzer: the default one
+    tokens = milvus.run_analyzer(["Machine learning models", "人工智能正在改变"],
+                                 collection_name=name, field_name="text",
+                                 analyzer_names=["en", "cn"])
+    assert [list(t.tokens) for t in tokens] == [["machin", "learn", "model"],
+                                                 ["人工", "智能", "人工智能", "正在", "改变"]]
+    assert list(milvus.run_analyzer("Machine learning", collection_name=name,
+                                    field_name="text").tokens) == ["machine", "learning"]
+    bad = dict(MULTI, analyzers={"english": {"type": "english"}})
+    schema = milvus.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("language", DataType.VARCHAR, max_length=16)
+    schema.add_field("text", DataType.VARCHAR, max_length=500, enable_analyzer=True,
+                     multi_analyzer_params=bad)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
+                                 input_field_names=["text"], output_field_names=["sparse"]))
+    with pytest.raises(MilvusException, match="default"):
+        milvus.create_collection(name + "_bad", schema=schema)

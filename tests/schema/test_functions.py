@@ -119,7 +119,8 @@ def test_term_frequencies_are_hashed_counts() -> None:
 @given(st.lists(st.one_of(st.none(), st.text(alphabet="ab cdé,", max_size=30)), max_size=12))
 def test_the_stored_column_reads_back_as_the_vectors(texts: list[str | None]) -> None:
     schema = validate_schema(_schema(TEXT, SPARSE, functions=(_bm25(),)))
-    column = bm25_column(schema, schema.functions[0], pa.array(texts, pa.large_string()))
+    column = bm25_column(schema, schema.functions[0],
+                         {"text": pa.array(texts, pa.large_string())})
     back = sparse_rows(column)
     want = term_frequencies(analyzer({}), texts)
     assert np.array_equal(back.indptr, want.indptr)
@@ -147,3 +148,53 @@ def test_function_changes_answer_as_milvus_26() -> None:
                                               "function"):
         check_function_change(schema, "drop", "fn")
     check_function_change(schema, "drop", "missing")  # accepted, as Milvus does
+
+
+def _multi(params: dict[str, Any] | str, language: DataType = DataType.VARCHAR) -> CollectionSchema:
+    import json
+
+    raw = params if isinstance(params, str) else json.dumps(params)
+    text = FieldSchema("text", DataType.VARCHAR, max_length=100, type_params={
+        "enable_analyzer": "true", "multi_analyzer_params": raw})
+    lang = FieldSchema("lang", language, max_length=9)
+    return _schema(lang, text, SPARSE, functions=(_bm25(),))
+
+
+GOOD = {"by_field": "lang", "analyzers": {"default": {}, "english": {"type": "english"}},
+        "alias": {"en": "english"}}
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({k: v for k, v in GOOD.items() if k != "by_field"},
+     "bm25 function with multi analyzer must have by_field param in multi_analyzer_params"),
+    ({**GOOD, "by_field": 3}, ("bm25 function with multi analyzer by_field must be string but "
+                              "now: 3")),
+    ({**GOOD, "alias": {"en": 1}}, ("bm25 function with multi analyzer mapping must be string "
+                                   "map")),
+    ({k: v for k, v in GOOD.items() if k != "analyzers"},
+     "bm25 function with multi analyzer must have analyzers param in multi_analyzer_params"),
+    ({**GOOD, "analyzers": {"default": {"type": "nope"}}},
+     "bm25 function create analyzer default failed with error"),
+    ({**GOOD, "analyzers": {"english": {"type": "english"}}}, 'must set a "default" analyzer'),
+    ({**GOOD, "by_field": "missing"}, ("bm25 function with multi analyzer must have two input "
+                                      "fields")),
+    ("[1]", "should be a json map"),
+])
+def test_multi_analyzer_checks(params: dict[str, Any] | str, message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        validate_schema(_multi(params))
+
+
+def test_multi_analyzer_rows_pick_their_language() -> None:
+    schema = validate_schema(_multi(GOOD))
+    column = bm25_column(schema, schema.functions[0], {
+        "text": pa.array(["Running dogs", "Running dogs", "Running dogs"]),
+        "lang": pa.array(["en", "english", None])})
+    rows = sparse_rows(column)
+    english = term_frequencies(analyzer({"type": "english"}), ["Running dogs"])
+    standard = term_frequencies(analyzer({}), ["Running dogs"])
+    for i, want in enumerate((english, english, standard)):
+        lo, hi = rows.indptr[i], rows.indptr[i + 1]
+        assert rows.indices[lo:hi].tolist() == want.indices.tolist()
+    with pytest.raises(InvalidArgument, match="two input fields"):
+        validate_schema(_multi(GOOD, DataType.INT64))

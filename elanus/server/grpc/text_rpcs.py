@@ -7,7 +7,7 @@ from typing import Any
 from pymilvus.grpc_gen import milvus_pb2
 
 from elanus.engine.engine import Engine
-from elanus.errors import InvalidArgument, Unsupported
+from elanus.errors import InvalidArgument
 from elanus.schema.analyzers import term_hash
 from elanus.server.grpc.handlers import db_name, handler
 from elanus.server.grpc.status import OK
@@ -15,15 +15,12 @@ from elanus.server.grpc.status import OK
 
 @handler("RunAnalyzer")
 def run_analyzer(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.RunAnalyzerResponse:
-    if len(req.analyzer_names):
-        raise Unsupported("run_analyzer with analyzer_names (multi-language analyzers) is not "
-                          "supported by this elanus build yet")
     try:
         texts = [raw.decode() for raw in req.placeholder]
     except UnicodeDecodeError:
         raise InvalidArgument("the texts to analyze must be UTF-8") from None
     tokens = engine.run_analyzer(texts, req.analyzer_params, db_name(req, ctx),
-                                 req.collection_name, req.field_name)
+                                 req.collection_name, req.field_name, list(req.analyzer_names))
     out = milvus_pb2.RunAnalyzerResponse(status=OK)
     for found in tokens:
         result = out.results.add()
