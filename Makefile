@@ -37,7 +37,8 @@ compat: install $(COMPAT_STAMP)
 		tests/e2e/test_partitions.py tests/e2e/test_vector_types.py \
 		tests/e2e/test_schema_evolution.py tests/e2e/test_scalar_types.py tests/e2e/test_geometry.py \
 		tests/e2e/test_partial_update.py tests/e2e/test_scalar_indexes.py tests/e2e/test_search_modes.py \
-		tests/e2e/test_hybrid_search.py tests/e2e/test_full_text_search.py
+		tests/e2e/test_hybrid_search.py tests/e2e/test_full_text_search.py \
+		tests/e2e/test_text_match.py
 
 $(COMPAT_STAMP): pyproject.toml
 	test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)

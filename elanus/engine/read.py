@@ -22,6 +22,7 @@ from elanus.engine.partitioning import read_snapshot
 from elanus.engine.requests import QueryRequest, QueryResult
 from elanus.engine.scalar_indexing import segment_indexes
 from elanus.engine.segment import SegmentView
+from elanus.engine.text_indexing import with_text_indexes
 from elanus.errors import FieldNotFound, FilterInvalid, InvalidArgument, UnexpectedError
 from elanus.expr import Filter, compile_filter, plan
 from elanus.schema import DYNAMIC_FIELD, TIMESTAMP_COLUMN, CollectionSchema
@@ -85,13 +86,15 @@ def filter_of(text: str, schema: CollectionSchema, params: dict[str, Any]) -> Fi
 def filter_masks(collection: Collection, snap: Snapshot, flt: Filter | None
            ) -> list[npt.NDArray[np.bool_]]:
     """Per segment: the rows visible at the snapshot's timestamp that pass the filter, which
-    the segment's scalar indexes answer where they can."""
+    the segment's scalar indexes answer where they can (and its text indexes answer
+    text_match and phrase_match)."""
     live = snap.visible()
     if flt is None:
         return live
     specs = list(collection.indexes.values())
-    return [m & flt.evaluate(v.table, v.segment.filter_cache,
-                             segment_indexes(collection.schema, specs, v.segment))
+    schema = collection.schema
+    return [m & flt.evaluate(v.table, v.segment.filter_cache, with_text_indexes(
+                schema, flt, v, segment_indexes(schema, specs, v.segment)))
             if v.num_rows else m for v, m in zip(snap.views, live)]
 
 

@@ -7,7 +7,9 @@ parameters. Constant sub-expressions are folded (integer `/` and `%` truncate to
 Go and C do). Types are checked statically wherever the schema fixes them: a VARCHAR field
 compared with a number, LIKE on a number, arithmetic between two fields, a divisor of zero,
 are FilterInvalid with the offset of the offending node. JSON values are typed per row, so
-comparisons on them are checked only for operators that fit no JSON value.
+comparisons on them are checked only for operators that fit no JSON value. text_match and
+phrase_match cut their text with the field's analyzer here, once per request, and are refused
+with Milvus's words on fields without enable_match.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from elanus.expr import nodes as syn
 from elanus.expr import plan
 from elanus.expr.folding import INT64_MAX, INT64_MIN, fold_arith, fold_compare
 from elanus.expr.plan import Predicate, Scalar, Source, distinct, source_column, source_type
-from elanus.schema import DYNAMIC_FIELD, CollectionSchema, DataType, geometry
+from elanus.schema import DYNAMIC_FIELD, CollectionSchema, DataType, FieldSchema, geometry
+from elanus.schema.analyzers import field_analyzer, match_enabled
 
 _SCALAR_TYPES: dict[DataType, plan.ScalarType] = {
     DataType.BOOL: "bool", DataType.INT8: "int", DataType.INT16: "int", DataType.INT32: "int",
@@ -35,6 +38,8 @@ _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 # Geometry operators and their argument counts (field, WKT literal, distance in meters).
 _SPATIAL = {"st_equals": 2, "st_contains": 2, "st_crosses": 2, "st_intersects": 2,
             "st_overlaps": 2, "st_touches": 2, "st_within": 2, "st_dwithin": 3, "st_isvalid": 1}
+MAX_MINIMUM_SHOULD_MATCH = 1000  # Milvus's bound on text_match's minimum_should_match
+MAX_SLOP = 2**32 - 1  # phrase_match's slop is a uint32
 _CONTAINS = {"json_contains": "one", "array_contains": "one", "json_contains_all": "all",
              "array_contains_all": "all", "json_contains_any": "any", "array_contains_any": "any"}
 
@@ -246,6 +251,8 @@ class _Binder:
         if node.name == "random_sample":
             raise self.fail("random_sample can be used only alone or as an operand of the "
                             "top-level AND", node)
+        if node.name in ("text_match", "phrase_match"):
+            return self.text_match(node)
         if node.name in _SPATIAL:
             return self.spatial(node)
         if node.name == "array_length":
@@ -280,6 +287,74 @@ class _Binder:
         if isinstance(source, plan.ArrayValue):
             values = tuple(self.element(source, v, node.args[1]) for v in values)
         return plan.Contains(source, values, "all" if mode == "all" else "any")
+
+    def text_match(self, node: syn.Call) -> Predicate:
+        """TEXT_MATCH(field, 'text'[, minimum_should_match=N]) and PHRASE_MATCH(field,
+        'text'[, slop]): the text is cut by the field's analyzer now, once per request."""
+        phrase = node.name == "phrase_match"
+        option = "slop" if phrase else "minimum_should_match=N"
+        if not 2 <= len(node.args) <= 3:
+            raise self.fail(f"{node.name} takes a field, a text and optionally {option}", node)
+        f = self.match_field(node, "phrase" if phrase else "text")
+        text = self.value(node.args[1])
+        if not (isinstance(text, _Const) and isinstance(text.value, str)):
+            raise self.fail(f"the text of {node.name} must be a string", node.args[1])
+        analyzer = field_analyzer(f.type_params, f.name)
+        extra = node.args[2] if len(node.args) == 3 else None
+        if phrase:
+            terms, positions = analyzer.term_positions(text.value)
+            slop = self.slop(extra) if extra is not None else 0
+            return plan.PhraseMatch(f.name, tuple(zip(terms, positions)), slop)
+        minimum = self.minimum_should_match(extra) if extra is not None else 1
+        return plan.TextMatch(f.name, tuple(analyzer.terms(text.value)), minimum)
+
+    def match_field(self, node: syn.Call, kind: str) -> FieldSchema:
+        """The VARCHAR field with enable_match that a text_match or phrase_match filters."""
+        target = node.args[0]
+        if not isinstance(target, syn.Name):
+            raise self.fail(f"the first argument of {node.name} must be a field name", target)
+        f = self.schema.field(target.name)
+        if f is None and not self.schema.enable_dynamic_field:
+            raise self.fail(f"field {target.name} not exist", target)
+        if f is None or f.dtype != DataType.VARCHAR:  # a dynamic key reads as JSON in Milvus
+            raise self.fail(f"{kind} match operation on non-string is unsupported", target)
+        if not match_enabled(f):
+            raise self.fail(f'field "{target.name}" does not enable match', target)
+        return f
+
+    def minimum_should_match(self, node: syn.Node) -> int:
+        if not (isinstance(node, syn.Keyword) and node.name == "minimum_should_match"):
+            raise self.fail("the third argument of text_match must be minimum_should_match=N",
+                            node)
+        value = self.value(node.value)
+        if not (isinstance(value, _Const) and _is_integer(value.value)):
+            raise self.fail("minimum_should_match should be a const integer expression", node)
+        assert isinstance(value.value, int)
+        if value.value < 1:
+            raise self.fail(f"minimum_should_match should be >= 1, got {value.value}", node)
+        if value.value > MAX_MINIMUM_SHOULD_MATCH:
+            raise self.fail(f"minimum_should_match should be <= {MAX_MINIMUM_SHOULD_MATCH}, "
+                            f"got {value.value}", node)
+        return value.value
+
+    def slop(self, node: syn.Node) -> int:
+        """phrase_match's slop, with Milvus's wording (and its spelling) for bad ones."""
+        passed = _antlr_text(node)
+        try:
+            value = None if isinstance(node, syn.Keyword) else self.value(node)
+        except FilterInvalid:
+            value = None
+        if not (isinstance(value, _Const) and _is_integer(value.value)):
+            raise self.fail('"slop" should be a const integer expression with "uint32" value. '
+                            f'"slop" expression passed: {passed}', node)
+        assert isinstance(value.value, int)
+        if value.value < 0:
+            raise self.fail(f'"slop" should not be a negative interger. "slop" passed: {passed}',
+                            node)
+        if value.value > MAX_SLOP:
+            raise self.fail('"slop" exceeds the range of "uint32". "slop" expression passed: '
+                            f"{passed}", node)
+        return value.value
 
     def spatial(self, node: syn.Call) -> Predicate:
         """ST_<op>(field, 'wkt'), ST_DWITHIN(field, 'wkt', meters), ST_ISVALID(field)."""
@@ -371,6 +446,8 @@ class _Binder:
                 return plan.Not(self.predicate(operand))
             case syn.Logical():
                 return self.logical(node)
+            case syn.Keyword(name=name):
+                raise self.fail(f"{name}= is an option of text_match only", node)
         raise self.fail(f"unsupported expression {type(node).__name__}", node)
 
     def constant(self, value: Any, node: syn.Node) -> _Const:
@@ -459,6 +536,17 @@ _SOURCES = (plan.ColumnValue, plan.JsonValue, plan.ArrayValue, plan.ArrayItem, p
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _antlr_text(node: syn.Node) -> str:
+    """The expression as Milvus's parser quotes it back: its tokens without spaces."""
+    if isinstance(node, syn.Literal) and _is_integer(node.value):
+        return str(node.value)
+    return syn.to_text(node).replace(" ", "")
 
 
 def _arith_depth(source: plan.Arith) -> int:

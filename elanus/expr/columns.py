@@ -40,6 +40,8 @@ T = TypeVar("T")
 #   ("ngram", field)                  an n-gram index of a VARCHAR field
 #   ("json", field, keys, kind)       a sorted index of the values of kind "bool", "str", "int"
 #                                     or "float" found at a JSON path
+#   ("text", field)                   the positional text index of a VARCHAR field with
+#                                     enable_match (text_match, phrase_match); required
 IndexKey = tuple[Any, ...]
 
 

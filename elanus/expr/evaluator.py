@@ -8,6 +8,10 @@ JSON paths follow Milvus's JSON rules: a row where the path is missing or holds 
 fails the comparison, except `!=`, which it passes; the row counts as valid unless the JSON
 column itself is null. Array elements out of range fail every comparison, `!=` included.
 
+text_match and phrase_match are answered by the segment's text index (IndexKey ("text",
+field)), which the caller passes with the other indexes; null rows match neither and are
+invalid, so `not text_match(...)` skips them too.
+
 Work is done by numpy and pyarrow.compute over whole columns; Python loops run only over the
 plan's nodes and over the constants of a list.
 """
@@ -20,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from elanus.errors import InternalError
 from elanus.expr import plan
 from elanus.expr.columns import Mask, Result, TableReader, Values, integral, plain, to_mask
 from elanus.expr.folding import COMPARE
@@ -91,6 +96,14 @@ class _Evaluator:
                 valid = self.reader.valid(column)
                 hit = relate(op, self.reader.geometries(column), wkt, distance)
                 return Result(hit & valid, valid)
+            case plan.TextMatch(column=column, terms=terms, minimum=minimum):
+                valid = self.reader.valid(column)
+                hit = self.text_index(column).match_any(terms, minimum)
+                return Result(hit & valid, valid)
+            case plan.PhraseMatch(column=column, tokens=tokens, slop=slop):
+                valid = self.reader.valid(column)
+                hit = self.text_index(column).match_phrase(tokens, slop)
+                return Result(hit & valid, valid)
             case plan.Not(operand=operand):
                 r = self.predicate(operand)
                 return Result(~r.value & r.valid, r.valid)
@@ -101,6 +114,14 @@ class _Evaluator:
             case plan.Sample(factor=factor):
                 return _sample(np.ones(self.n, np.bool_), factor)
         raise TypeError(f"not a predicate: {p!r}")
+
+    def text_index(self, column: str) -> Any:
+        """The segment's text index of `column`, which the caller must provide."""
+        index = self.reader.index(("text", column))
+        if index is None:
+            raise InternalError(f"text_match on field {column} needs the segment's text index, "
+                                "and none was given")
+        return index
 
     def logical(self, conjunction: bool, operands: tuple[plan.Predicate, ...]) -> Result:
         sample = operands[-1] if isinstance(operands[-1], plan.Sample) else None

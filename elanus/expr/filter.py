@@ -20,7 +20,7 @@ from elanus.expr.binder import bind
 from elanus.expr.columns import IndexKey, TableReader
 from elanus.expr.evaluator import evaluate
 from elanus.expr.parser import parse
-from elanus.expr.plan import Predicate, predicate_columns
+from elanus.expr.plan import Predicate, predicate_columns, text_columns
 from elanus.schema import CollectionSchema
 
 
@@ -30,11 +30,14 @@ class Filter:
 
     `columns` names the stored columns it reads (field names, and `$meta` for dynamic keys); the
     table given to `evaluate` must hold them, or reads a missing one as all null.
+    `text_columns` names those text_match or phrase_match read: `evaluate` needs the segment's
+    text index of each (IndexKey ("text", column)).
     """
 
     text: str
     plan: Predicate
     columns: frozenset[str]
+    text_columns: frozenset[str] = frozenset()
 
     def evaluate(self, table: pa.Table, cache: dict[Any, Any] | None = None,
                  indexes: Mapping[IndexKey, Any] | None = None) -> npt.NDArray[np.bool_]:
@@ -55,4 +58,4 @@ def compile_filter(text: str, schema: CollectionSchema,
         predicate = bind(parse(text), schema, params, text)
     except RecursionError:  # e.g. thousands of chained + operators: a tree too deep to walk
         raise FilterInvalid(text, "expression is nested too deeply", None) from None
-    return Filter(text, predicate, predicate_columns(predicate))
+    return Filter(text, predicate, predicate_columns(predicate), text_columns(predicate))

@@ -19,8 +19,8 @@ from elanus.expr.nodes import (
     Compare,
     Exists,
     In,
-    Keyword,
     IsNull,
+    Keyword,
     Like,
     ListLiteral,
     Literal,
@@ -296,8 +296,7 @@ class _Parser:
         self.enter()
         args: list[Node] = []
         while not self.at_op(")"):
-            after = self.tokens[self.pos + 1]
-            if self.tok.kind is Kind.IDENT and after.kind is Kind.OP and after.text == "=":
+            if self.tok.kind is Kind.IDENT and self.tokens[self.pos + 1].text == "=":
                 option = self.advance()  # the tokenizer makes "=" only after an option name
                 self.advance()
                 args.append(Keyword(option.text.lower(), self.unary(), option.offset))

@@ -19,6 +19,9 @@ Python binding; Chinese text is cut by jieba (rjieba binds jieba-rs, the library
 Tokens carry Milvus's positions (the tokenizer's sequence number; a dropped stop word leaves a
 gap; jieba's are character indices) and UTF-8 byte offsets. Analyzers are built once per
 distinct params and are safe to share between threads.
+
+`check_text_params` holds Milvus's create-time rules for a field's `enable_match` (an enabled,
+single, valid analyzer); `match_enabled` reads the flag as Milvus reads it.
 """
 
 from __future__ import annotations

@@ -82,14 +82,11 @@ FAMILIES = [
     "logical and", "logical &&", "logical or", "logical ||", "logical not", "logical !",
     "json path", "json_contains", "dynamic field by name", "dynamic field by $meta",
     "array_contains", "array_length", "arr[i]", "is null", "template params", "timestamptz",
-    "geometry", "random_sample",
+    "geometry", "random_sample", "text_match", "phrase_match",
 ]
 
 # Refusals shared by many examples. When one of these features lands, its examples fail: give
 # them the rows noted beside them.
-# TEXT_MATCH and PHRASE_MATCH: refused until full-text search (analyzers, inverted index) lands.
-TEXT_MATCH = Refused("function text_match is not supported")
-PHRASE_MATCH = Refused("function phrase_match is not supported")
 # Milvus 3.0-only forms: the regex operators =~ and !~, and StructArray element filters
 # (element_filter, MATCH_*) with their $[sub_field] references.
 REGEX = Refused("unexpected character")
@@ -358,8 +355,7 @@ page("defaults", M + "nullable-and-default.md",
      ex("comparison", "age == 18", [2, 4]),  # also: default-values.md
      ex("comparison", 'status == "active"', [2, 3], url=M + "default-values.md"))
 
-# keyword-match.md: REFUSED until full-text search lands (TEXT_MATCH needs an analyzer and an
-# inverted index). The comments give the rows under Milvus's standard analyzer.
+# keyword-match.md (synthetic rows; fields with enable_match and the standard analyzer)
 TEXTS = ["machine learning is fun", "deep learning models", "deep machine vision",
          "keyword1 only", "keyword1 and keyword2", "cooking recipes"]
 DATASETS["text_match"] = Dataset(
@@ -367,17 +363,17 @@ DATASETS["text_match"] = Dataset(
     [("id", "INT64"), ("text", "VARCHAR", {"match": True})],
     [{"id": i + 1, "text": t} for i, t in enumerate(TEXTS)])
 page("text_match", M + "keyword-match.md",
-     ex("text_match", "TEXT_MATCH(text, 'machine deep')", TEXT_MATCH),  # [1, 2, 3]
-     ex("text_match", "TEXT_MATCH(text, 'machine') and TEXT_MATCH(text, 'deep')",
-        TEXT_MATCH),  # [3]
-     ex("text_match", "not TEXT_MATCH(text, 'deep') and TEXT_MATCH(text, 'machine') and "
-                      "TEXT_MATCH(text, 'learning')", TEXT_MATCH),  # [1]
-     ex("text_match", "TEXT_MATCH(text, 'keyword1 keyword2')", TEXT_MATCH),  # [4, 5]
-     ex("text_match", "TEXT_MATCH(text, 'keyword1') and TEXT_MATCH(text, 'keyword2')",
-        TEXT_MATCH))  # [5]
+     ex("text_match", "TEXT_MATCH(text, 'machine deep')", [1, 2, 3]),
+     ex("text_match, logical and", "TEXT_MATCH(text, 'machine') and TEXT_MATCH(text, 'deep')",
+        [3]),
+     ex("text_match, logical not",
+        "not TEXT_MATCH(text, 'deep') and TEXT_MATCH(text, 'machine') and "
+        "TEXT_MATCH(text, 'learning')", [1]),
+     ex("text_match", "TEXT_MATCH(text, 'keyword1 keyword2')", [4, 5]),
+     ex("text_match, logical and",
+        "TEXT_MATCH(text, 'keyword1') and TEXT_MATCH(text, 'keyword2')", [5]))
 
-# phrase-match.md (doc data): REFUSED until full-text search lands. The comments give the
-# rows the doc states.
+# phrase-match.md (doc data, the rows the doc states)
 ARTICLES = ["Machine learning boosts efficiency in large-scale data analysis",
             "Learning a machine-based approach is vital for modern AI progress",
             "Deep learning machine architectures optimize computational loads",
@@ -388,12 +384,10 @@ DATASETS["phrase_match"] = Dataset(
     [("id", "INT64"), ("text", "VARCHAR", {"match": True})],
     [{"id": i + 1, "text": t} for i, t in enumerate(ARTICLES)])
 page("phrase_match", M + "phrase-match.md",
-     ex("phrase_match", "PHRASE_MATCH(text, 'machine learning')", PHRASE_MATCH),  # [1]
-     ex("phrase_match", "PHRASE_MATCH(text, 'learning machine', 1)",
-        PHRASE_MATCH),  # [2, 3, 5]
-     ex("phrase_match", "PHRASE_MATCH(text, 'machine learning', 2)", PHRASE_MATCH),  # [1, 3]
-     ex("phrase_match", "PHRASE_MATCH(text, 'machine learning', 3)",
-        PHRASE_MATCH))  # [1, 2, 3, 5]
+     ex("phrase_match", "PHRASE_MATCH(text, 'machine learning')", [1]),
+     ex("phrase_match", "PHRASE_MATCH(text, 'learning machine', 1)", [2, 3, 5]),
+     ex("phrase_match", "PHRASE_MATCH(text, 'machine learning', 2)", [1, 3]),
+     ex("phrase_match", "PHRASE_MATCH(text, 'machine learning', 3)", [1, 2, 3, 5]))
 
 # geometry-operators.md (synthetic geometries; Milvus 2.6.4+)
 DATASETS["geometry_ops"] = Dataset(
@@ -474,9 +468,9 @@ page("es_migration", M + "elasticsearch-queries-to-milvus.md",
      ex("like", 'user like "ki%"', [1, 4]),
      ex("chained range", "10 <= age <= 20", [1, 7]),
      ex("comparison", 'status=="retired"', [1, 7]),
-     ex("text_match", 'TEXT_MATCH(status, "retired")', TEXT_MATCH),  # [1, 7]
+     ex("text_match", 'TEXT_MATCH(status, "retired")', [1, 7]),
      ex("in", 'degree in ["graduate", "post-graduate"]', [1, 4]),
-     ex("text_match", 'TEXT_MATCH(degree, "graduate post-graduate")', TEXT_MATCH),  # [1, 4]
+     ex("text_match", 'TEXT_MATCH(degree, "graduate post-graduate")', [1, 4]),
      ex("like, logical and", 'user like "ki%" AND user like "%y"', [1, 4]),
      ex("like, array_contains, logical and",
         'user like "%kimchy%" AND ARRAY_CONTAINS(tags, "production")', [1, 7]))

@@ -115,6 +115,69 @@ def test_type_error_is_filter_invalid(text: str, detail: str) -> None:
     assert err.value.offset is not None and 0 <= err.value.offset <= len(text)
 
 
+MATCH = CollectionSchema("match", (
+    FieldSchema("id", DataType.INT64, is_primary=True),
+    FieldSchema("vec", DataType.FLOAT_VECTOR, dim=2),
+    FieldSchema("text", DataType.VARCHAR, max_length=100,
+                type_params={"enable_analyzer": "true", "enable_match": "true"}),
+    FieldSchema("en", DataType.VARCHAR, max_length=100,
+                type_params={"enable_analyzer": "true", "enable_match": "true",
+                             "analyzer_params": '{"type": "english"}'}),
+    FieldSchema("plain", DataType.VARCHAR, max_length=100,
+                type_params={"enable_analyzer": "true"}),
+    FieldSchema("num", DataType.INT64, type_params={"enable_match": "true"}),
+))
+
+
+@pytest.mark.parametrize("text, bound", [
+    ("text_match(text, 'Deep  Learning')", p.TextMatch("text", ("deep", "learning"))),
+    ("TEXT_MATCH(text, 'a b a', minimum_should_match=3)", p.TextMatch("text", ("a", "b", "a"), 3)),
+    ("text_match(en, 'the running dogs')", p.TextMatch("en", ("run", "dog"))),
+    ("text_match(text, '')", p.TextMatch("text", ())),
+    ("phrase_match(text, 'New York')", p.PhraseMatch("text", (("new", 0), ("york", 1)))),
+    ("PHRASE_MATCH(en, 'the dogs of war', 2)", p.PhraseMatch("en", (("dog", 1), ("war", 3)), 2)),
+    ("phrase_match(text, 'a b', 1 + 1)", p.PhraseMatch("text", (("a", 0), ("b", 1)), 2)),
+    ("phrase_match(text, {q}, {s})", p.PhraseMatch("text", (("x", 0),), 3)),
+])
+def test_text_match_cuts_its_text_with_the_field_analyzer(text: str, bound: p.Predicate) -> None:
+    flt = compile_filter(text, MATCH, {"q": "X", "s": 3})
+    assert flt.plan == bound
+    assert flt.text_columns == flt.columns
+
+
+@pytest.mark.parametrize("text, detail", [
+    # Milvus's own words (planparserv2/parser_visitor.go)
+    ("text_match(plain, 'a')", 'field "plain" does not enable match'),
+    ("phrase_match(plain, 'a')", 'field "plain" does not enable match'),
+    ("text_match(num, 'a')", "text match operation on non-string is unsupported"),
+    ("phrase_match(id, 'a')", "phrase match operation on non-string is unsupported"),
+    ("text_match(nope, 'a')", "field nope not exist"),
+    ("text_match(text, 'a', minimum_should_match=0)", "minimum_should_match should be >= 1, got 0"),
+    ("text_match(text, 'a', minimum_should_match=1001)",
+     "minimum_should_match should be <= 1000, got 1001"),
+    ("text_match(text, 'a', minimum_should_match=1.5)",
+     "minimum_should_match should be a const integer expression"),
+    ("phrase_match(text, 'a', -1)", '"slop" should not be a negative interger. "slop" passed: -1'),
+    ("phrase_match(text, 'a', 4294967296)",
+     '"slop" exceeds the range of "uint32". "slop" expression passed: 4294967296'),
+    ("phrase_match(text, 'a', 0.5)",
+     ('"slop" should be a const integer expression with "uint32" value. "slop" expression '
+      "passed: 0.5")),
+    ("phrase_match(text, 'a', id)", '"slop" should be a const integer expression'),
+    # elanus's words where Milvus's grammar refuses the text
+    ("text_match(text)", "takes a field, a text and optionally minimum_should_match=N"),
+    ("text_match(text['k'], 'a')", "first argument of text_match must be a field name"),
+    ("text_match(text, 1)", "the text of text_match must be a string"),
+    ("text_match(text, 'a', 2)", "must be minimum_should_match=N"),
+    ("phrase_match(text, 'a', minimum_should_match=2)", '"slop" should be a const integer'),
+    ("json_contains(text, minimum_should_match=1)", "option of text_match only"),
+])
+def test_text_match_errors_use_milvus_words(text: str, detail: str) -> None:
+    with pytest.raises(FilterInvalid) as err:
+        compile_filter(text, MATCH)
+    assert detail in err.value.detail
+
+
 def test_unknown_field_without_dynamic_field_is_named() -> None:
     with pytest.raises(FilterInvalid) as err:
         compile_filter("age > 1 and color == 'red'", STATIC)

@@ -1,7 +1,8 @@
 """The filter expressions of the Milvus documentation, compiled and evaluated by elanus.
 
 Data and expectations: doc_examples.py. Each dataset becomes a table in storage layout once per
-module, through the write path's own conversion (prepare_rows).
+module, through the write path's own conversion (prepare_rows); text_match and phrase_match
+read the text indexes the engine would build for that table.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import pyarrow as pa
 import pytest
 
 from elanus.engine.rows import prepare_rows
+from elanus.engine.text_indexing import build
 from elanus.errors import FilterInvalid
-from elanus.expr import compile_filter
+from elanus.expr import Filter, compile_filter
+from elanus.index.text_match import TextIndex
 from elanus.schema import DYNAMIC_FIELD, CollectionSchema, DataType, FieldSchema
+from elanus.schema.analyzers import field_analyzer
 from tests.expr.doc_examples import DATASETS, EXAMPLES, FAMILIES, Example, Refused, Sample
 
 
@@ -44,6 +48,17 @@ def collection(name: str) -> tuple[CollectionSchema, pa.Table]:
         columns[DYNAMIC_FIELD] = pa.array([json.dumps(r.get(DYNAMIC_FIELD, {})).encode()
                                            for r in d.rows], pa.large_binary())
     return schema, prepare_rows(schema, columns, len(d.rows), ts=1, allocate_ids=lambda n: n)
+
+
+def text_indexes(schema: CollectionSchema, flt: Filter, table: pa.Table
+                 ) -> dict[tuple[str, str], TextIndex]:
+    """The text index of each field the filter's text_match and phrase_match read."""
+    out = {}
+    for name in flt.text_columns:
+        f = schema.field(name)
+        assert f is not None
+        out[("text", name)] = build(table, name, field_analyzer(f.type_params, name))
+    return out
 
 
 def _column(f: FieldSchema, values: list[Any]) -> pa.Array:
@@ -88,7 +103,8 @@ def test_doc_example(example: Example) -> None:
             compile_filter(example.expr, schema, example.params)
         return
     if example.expr.strip():
-        mask = compile_filter(example.expr, schema, example.params).evaluate(table)
+        flt = compile_filter(example.expr, schema, example.params)
+        mask = flt.evaluate(table, None, text_indexes(schema, flt, table))
     else:  # a blank filter is no filter: the engine never compiles it (engine/read.py)
         mask = np.ones(table.num_rows, np.bool_)
     pks = table.column(DATASETS[example.dataset].pk).to_numpy()

@@ -15,6 +15,7 @@ from elanus.expr.nodes import (
     Exists,
     In,
     IsNull,
+    Keyword,
     Like,
     ListLiteral,
     Literal,
@@ -66,9 +67,23 @@ from elanus.expr.tokens import Kind, tokenize
     ("(a OR b) AND c", Logical("and", Logical("or", Name("a"), Name("b")), Name("c"))),
     ('JSON_CONTAINS(j["t"], "x")', Call("json_contains", (Path("j", ("t",)), Literal("x")))),
     ("array_length(arr) == 2", Compare("==", Call("array_length", (Name("arr"),)), Literal(2))),
+    ("TEXT_MATCH(t, 'a b')", Call("text_match", (Name("t"), Literal("a b")))),
+    ("text_match(t, 'a', minimum_should_match=2)", Call("text_match", (
+        Name("t"), Literal("a"), Keyword("minimum_should_match", Literal(2))))),
+    ("text_match(t, 'a', MINIMUM_SHOULD_MATCH = 2)", Call("text_match", (
+        Name("t"), Literal("a"), Keyword("minimum_should_match", Literal(2))))),
+    ('PHRASE_MATCH(t, "a b", 1)', Call("phrase_match", (Name("t"), Literal("a b"), Literal(1)))),
 ])
 def test_parse_builds_tree(text: str, tree: object) -> None:
     assert parse(text) == tree
+    assert parse(to_text(tree)) == tree  # type: ignore[arg-type]
+
+
+def test_single_equals_is_an_operator_only_after_an_option_name() -> None:
+    assert [t.text for t in tokenize("minimum_should_match=1")] == [
+        "minimum_should_match", "=", "1", ""]
+    with pytest.raises(FilterInvalid, match="use == to compare"):
+        tokenize("minimum = 1")
 
 
 def test_nodes_keep_their_offsets() -> None:

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from elanus.errors import InvalidArgument, Unsupported
-from elanus.schema.analyzers import analyzer, field_analyzer, term_hash
+from elanus.errors import InvalidArgument, UnexpectedError, Unsupported
+from elanus.schema import DataType, FieldSchema
+from elanus.schema.analyzers import (
+    analyzer,
+    check_text_params,
+    field_analyzer,
+    match_enabled,
+    term_hash,
+)
 
 SCALE = "The Milvus vector database is built for scale!"
 
@@ -107,3 +114,43 @@ def test_a_field_needs_enable_analyzer() -> None:
     english = field_analyzer({"enable_analyzer": "true",
                               "analyzer_params": '{"type": "english"}'}, "text")
     assert english.terms("Loving") == ["love"]
+
+
+def _text_field(dtype: DataType = DataType.VARCHAR, **params: str) -> FieldSchema:
+    return FieldSchema("text", dtype, max_length=100, type_params=params)
+
+
+@pytest.mark.parametrize("field, error, words", [
+    (_text_field(enable_match="true"), UnexpectedError,
+     "field text is set to enable match or bm25 function but not enable analyzer"),
+    (_text_field(enable_match="True", enable_analyzer="false"), UnexpectedError,
+     "but not enable analyzer"),
+    (_text_field(enable_match="true", enable_analyzer="true",
+                 multi_analyzer_params='{"by_field": "lang"}'), UnexpectedError,
+     "multi analyzer now only support for bm25, but now field text enable match"),
+    (_text_field(enable_match="true", enable_analyzer="true",
+                 analyzer_params='{"tokenizer": "nope"}'), InvalidArgument,
+     "unsupported tokenizer: nope"),
+])
+def test_enable_match_needs_a_valid_single_analyzer(field: FieldSchema, error: type,
+                                                    words: str) -> None:
+    with pytest.raises(error, match=words):
+        check_text_params(field)
+
+
+def test_enable_match_is_read_only_on_varchar_fields() -> None:
+    check_text_params(_text_field(DataType.INT64, enable_match="true"))  # ignored, as Milvus
+    check_text_params(_text_field(enable_match="false"))
+    good = _text_field(enable_match="1", enable_analyzer="t", analyzer_params='{"type": "english"}')
+    check_text_params(good)
+    assert match_enabled(good)
+    assert not match_enabled(_text_field(DataType.INT64, enable_match="true"))
+
+
+def test_sequential_positions_are_the_positions_tokens_get() -> None:
+    for params in [{}, {"tokenizer": "whitespace", "filter": ["lowercase", "asciifolding"]},
+                   {"type": "english"}, {"type": "standard", "stop_words": ["the"]}]:
+        cut = analyzer(params)
+        terms, positions = cut.term_positions("The Café of the future is the café")
+        assert terms == cut.terms("The Café of the future is the café")
+        assert cut.sequential_positions == (positions == list(range(len(terms))))
