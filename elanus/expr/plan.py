@@ -12,7 +12,7 @@ Column names are the stored ones: a field name, or `$meta` for keys of the dynam
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal as TypeLiteral
 
@@ -244,12 +244,24 @@ def source_column(source: Source) -> str:
     raise TypeError(f"not a source: {source!r}")
 
 
-def predicate_columns(predicate: Predicate) -> frozenset[str]:
-    """Every stored column the predicate reads."""
-    out: set[str] = set()
+def leaves(predicate: Predicate) -> Iterator[Predicate]:
+    """The predicate's operands below every NOT, AND and OR."""
     stack: list[Predicate] = [predicate]
     while stack:
         match stack.pop():
+            case Not(operand=p):
+                stack.append(p)
+            case And(operands=ps) | Or(operands=ps):
+                stack.extend(ps)
+            case leaf:
+                yield leaf
+
+
+def predicate_columns(predicate: Predicate) -> frozenset[str]:
+    """Every stored column the predicate reads."""
+    out: set[str] = set()
+    for leaf in leaves(predicate):
+        match leaf:
             case Compare(source=s) | InSet(source=s) | Like(source=s):
                 out.add(source_column(s))
             case ArrayEquals(source=s) | Contains(source=s) | Exists(source=s) \
@@ -260,23 +272,10 @@ def predicate_columns(predicate: Predicate) -> frozenset[str]:
             case IsNull(column=c) | Spatial(column=c) | TextMatch(column=c) \
                     | PhraseMatch(column=c):
                 out.add(c)
-            case Not(operand=p):
-                stack.append(p)
-            case And(operands=ps) | Or(operands=ps):
-                stack.extend(ps)
     return frozenset(out)
 
 
 def text_columns(predicate: Predicate) -> frozenset[str]:
     """The columns text_match or phrase_match read: those that need a text index."""
-    out: set[str] = set()
-    stack: list[Predicate] = [predicate]
-    while stack:
-        match stack.pop():
-            case TextMatch(column=c) | PhraseMatch(column=c):
-                out.add(c)
-            case Not(operand=p):
-                stack.append(p)
-            case And(operands=ps) | Or(operands=ps):
-                stack.extend(ps)
-    return frozenset(out)
+    return frozenset(leaf.column for leaf in leaves(predicate)
+                     if isinstance(leaf, TextMatch | PhraseMatch))

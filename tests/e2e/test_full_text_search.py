@@ -385,17 +385,22 @@ MULTI = {"analyzers": {"english": {"type": "english"}, "chinese": {"type": "chin
          "by_field": "language", "alias": {"en": "english", "cn": "chinese"}}
 
 
-def test_multi_language_analyzers(milvus: Any, name: str) -> None:
-    """Milvus's multi-language analyzers page: each row analyzed by its language's analyzer,
-    queries by the one `analyzer_name` names (else the default)."""
+def _multi_schema(milvus: Any, multi: dict[str, Any]) -> Any:
     schema = milvus.create_schema(auto_id=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
     schema.add_field("language", DataType.VARCHAR, max_length=16)
     schema.add_field("text", DataType.VARCHAR, max_length=500, enable_analyzer=True,
-                     multi_analyzer_params=MULTI)
+                     multi_analyzer_params=multi)
     schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
     schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
                                  input_field_names=["text"], output_field_names=["sparse"]))
+    return schema
+
+
+def test_multi_language_analyzers(milvus: Any, name: str) -> None:
+    """Milvus's multi-language analyzers page: each row analyzed by its language's analyzer,
+    queries by the one `analyzer_name` names (else the default)."""
+    schema = _multi_schema(milvus, MULTI)
     params = milvus.prepare_index_params()
     params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
     milvus.create_collection(name, schema=schema, index_params=params)
@@ -425,14 +430,6 @@ def test_multi_language_analyzers(milvus: Any, name: str) -> None:
                                                  ["人工", "智能", "人工智能", "正在", "改变"]]
     assert list(milvus.run_analyzer("Machine learning", collection_name=name,
                                     field_name="text").tokens) == ["machine", "learning"]
-    bad = dict(MULTI, analyzers={"english": {"type": "english"}})
-    schema = milvus.create_schema(auto_id=False)
-    schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("language", DataType.VARCHAR, max_length=16)
-    schema.add_field("text", DataType.VARCHAR, max_length=500, enable_analyzer=True,
-                     multi_analyzer_params=bad)
-    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-    schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
-                                 input_field_names=["text"], output_field_names=["sparse"]))
+    bad = _multi_schema(milvus, dict(MULTI, analyzers={"english": {"type": "english"}}))
     with pytest.raises(MilvusException, match="default"):
-        milvus.create_collection(name + "_bad", schema=schema)
+        milvus.create_collection(name + "_bad", schema=bad)
