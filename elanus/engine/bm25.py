@@ -84,8 +84,10 @@ def corpus_stats(collection: Collection, field: FieldSchema, read_ts: int,
 def text_of(queries: Any, field: FieldSchema) -> list[str]:
     """The query texts of a search on a BM25 output field, or Milvus's error."""
     if not isinstance(queries, list) or not all(isinstance(q, str) for q in queries):
-        raise InvalidArgument(f"search on BM25 function output field {field.name} needs text "
-                              "queries")
+        got = ("SparseFloatVector" if isinstance(queries, SparseRows) else "BinaryVector"
+               if getattr(queries, "dtype", None) == np.uint8 else "FloatVector")
+        raise InvalidArgument(f"please provide varchar/text for BM25 Function based search, "
+                              f"got {got}")
     return queries
 
 

@@ -57,6 +57,13 @@ KNOWN_VECTOR_TYPES = frozenset({
 })
 
 
+_FAMILY_METRIC_ERRORS = {  # by the family's default metric
+    DEFAULT_FLOAT_METRIC: "float vector index does not support metric type: {}",
+    "HAMMING": "binary vector index does not support metric type: {}",
+    "IP": "only IP is the supported metric type for sparse index",
+}
+
+
 def family(dtype: DataType) -> VectorFamily:
     if dtype == DataType.BINARY_VECTOR:
         return BINARY
@@ -84,6 +91,7 @@ SCALAR_TYPES: dict[str, frozenset[DataType]] = {
     "RTREE": frozenset({DataType.GEOMETRY}),
     "NGRAM": frozenset({DataType.VARCHAR}),
 }
+KNOWN_SCALAR_TYPES = frozenset({"HYBRID", "MARISA-TRIE", "ASCENDING", "SORT"})
 JSON_INDEX_TYPES = frozenset({"AUTOINDEX", "INVERTED"})
 # json_cast_type values served, and the values a path index keeps for each.
 JSON_CASTS = {"BOOL": "bool", "DOUBLE": "number", "VARCHAR": "str"}
@@ -135,6 +143,9 @@ def _vector_spec(f: FieldSchema, index_name: str, index_type: str,
     allowed = ONLY_METRICS.get(index_type, fam.metrics)
     metric = (params.get("metric_type") or allowed[0] if index_type in ONLY_METRICS
               else params.get("metric_type") or fam.default_metric).upper()
+    if metric not in fam.metrics and fam is not INT8:  # Milvus's proxy checks these first
+        raise InvalidArgument(_FAMILY_METRIC_ERRORS[fam.default_metric].format(metric),
+                              "valid index params", "invalid index params")
     if metric not in allowed:
         raise InvalidArgument(f"metric type {metric} not found or not supported, supported: "
                               f"[{' '.join(allowed)}]")
@@ -161,8 +172,10 @@ def _scalar_spec(f: FieldSchema, index_name: str, index_type: str,
         if index_type in VECTOR_KINDS or index_type in KNOWN_VECTOR_TYPES:
             raise InvalidArgument(f"data type {f.dtype.milvus_name} can't build with this index "
                                   f"{index_type}")
-        raise Unsupported(f"scalar index type {index_type} is not supported by this elanus "
-                          "build yet")
+        if index_type in KNOWN_SCALAR_TYPES:
+            raise Unsupported(f"scalar index type {index_type} is not supported by this elanus "
+                              "build yet")
+        raise InvalidArgument("", "valid index", f"invalid index type: {index_type}")
     if f.dtype not in allowed:
         if index_type == "RTREE":
             raise InvalidArgument("RTREE index can only be built on geometry field, got "

@@ -290,6 +290,22 @@ def test_index_and_search_errors(milvus: Any, name: str) -> None:
                       search_params={"metric_type": "IP"})
     with pytest.raises(MilvusException, match="text search data"):
         milvus.search(name, data=["vector"], anns_field="dense", limit=3)
+    with pytest.raises(MilvusException, match="please provide varchar/text for BM25 Function "
+                                              "based search, got FloatVector") as err:
+        milvus.search(name, data=[[0.1] * DIM], anns_field="sparse", limit=3)
+    assert err.value.code == 1100
+    params = milvus.prepare_index_params()
+    params.add_index("dense", index_type="HNSW", metric_type="BM25")
+    milvus.release_collection(name)
+    milvus.drop_index(name, "dense")
+    with pytest.raises(MilvusException, match="float vector index does not support metric "
+                                              "type: BM25"):
+        milvus.create_index(name, params)
+    params = milvus.prepare_index_params()
+    params.add_index("text", index_type="INVERTED_INDEX")
+    with pytest.raises(MilvusException, match="invalid index type: INVERTED_INDEX") as err:
+        milvus.create_index(name, params)
+    assert err.value.code == 1100
     with pytest.raises(MilvusException):  # pymilvus refuses the output field in a row
         milvus.insert(name, [{"id": 1, "text": "x", "part": 0, "dense": [0.0] * DIM,
                               "sparse": {1: 1.0}}])
