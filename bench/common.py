@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+# ../shared beside the checkout (or the machine's copy); drivers generate data without it.
+SHARED = REPO.parent / "shared" if (REPO.parent / "shared").is_dir() else Path("/work/shared")
+INDEX_POLL_S = 0.05  # describe_index while an index builds (pymilvus's own wait polls at 0.5 s)
 LITE_VENV = Path("/tmp/mlite-venv")
 LITE_PKGS = ["milvus-lite==3.2.2", "pymilvus", "numpy", "pyarrow"]
 MARK = "BENCH_JSON "
@@ -295,6 +298,24 @@ def run_served(server_python: str, prefix: str,
             r["server_exit_code"] = proc.returncode
             r["server_log_tail"] = log_path.read_text(errors="replace")[-3000:]
     return r
+
+
+def wait_index(client: Any, collection: str, index_name: str, wait_s: float,
+               call_timeout_s: float) -> dict[str, Any]:
+    """describe_index polled until the build is Finished with no rows pending (at most
+    `wait_s`); its last answer."""
+    deadline = time.perf_counter() + wait_s
+    while True:
+        desc = client.describe_index(collection, index_name, timeout=call_timeout_s) or {}
+        state = str(desc.get("state", "Finished"))
+        if state.endswith("Failed"):
+            raise RuntimeError(f"index {index_name} build failed: "
+                               f"{desc.get('fail_reason') or desc}")
+        if state.endswith("Finished") and not desc.get("pending_index_rows"):
+            return dict(desc)
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"index {index_name} not Finished after {wait_s:.0f} s: {desc}")
+        time.sleep(INDEX_POLL_S)
 
 
 def fmt(value: Any, spec: str) -> str:

@@ -66,6 +66,7 @@ from common import (
     local_client,
     render,
     run_engine,
+    wait_index,
     work_dir,
     write_report,
 )
@@ -89,7 +90,6 @@ REPS, LITE_REPS = 20, 2
 BUDGET_S, LITE_BUDGET_S = 60.0, 60.0  # per query: no new repetition once this much is spent
 CALL_TIMEOUT_S = 600.0  # one insert, query, search, create_index or load call
 INDEX_WAIT_S = 600.0  # one index, until describe_index says Finished
-INDEX_POLL_S = 0.05  # create_index(sync=False), then describe_index every 50 ms (pymilvus: 0.5 s)
 WORKER_TIMEOUT_S = 3600.0
 
 ENGINES = ("embedded", "served", "lite")
@@ -221,22 +221,6 @@ def run_queries(client: Any, n: int, reps: int, budget: float) -> dict[str, dict
     return out
 
 
-def wait_index(client: Any, index_name: str) -> dict[str, Any]:
-    """describe_index polled until the build is Finished (bounded); its last answer."""
-    deadline = time.perf_counter() + INDEX_WAIT_S
-    while True:
-        desc = client.describe_index(COLLECTION, index_name, timeout=CALL_TIMEOUT_S) or {}
-        state = str(desc.get("state", "Finished"))
-        if state.endswith("Failed"):
-            raise RuntimeError(f"index {index_name} build failed: {desc}")
-        if state.endswith("Finished") and not desc.get("pending_index_rows"):
-            return dict(desc)
-        if time.perf_counter() > deadline:
-            raise TimeoutError(f"index {index_name} not Finished after {INDEX_WAIT_S:.0f} s: "
-                               f"{desc}")
-        time.sleep(INDEX_POLL_S)
-
-
 def load(client: Any) -> float:
     t0 = time.perf_counter()
     client.load_collection(COLLECTION, timeout=CALL_TIMEOUT_S)
@@ -262,7 +246,8 @@ def scalar_indexes(client: Any) -> dict[str, dict[str, Any]]:
             print(f"  index {name}: refused: {entry['refused']}", file=sys.stderr, flush=True)
             continue
         try:
-            entry["describe"] = {k: str(v) for k, v in wait_index(client, name).items()}
+            desc = wait_index(client, COLLECTION, name, INDEX_WAIT_S, CALL_TIMEOUT_S)
+            entry["describe"] = {k: str(v) for k, v in desc.items()}
             entry["build_s"] = time.perf_counter() - t0
         except Exception as exc:  # noqa: BLE001
             entry["error"] = f"{type(exc).__name__}: {exc}"
@@ -313,7 +298,7 @@ def workload(client: Any, cfg: dict[str, Any], reps: int, budget: float, r: dict
         ip = client.prepare_index_params()
         ip.add_index(field_name="vec", index_type="FLAT", metric_type=METRIC, index_name="vec")
         client.create_index(COLLECTION, ip, timeout=CALL_TIMEOUT_S, sync=False)
-        wait_index(client, "vec")
+        wait_index(client, COLLECTION, "vec", INDEX_WAIT_S, CALL_TIMEOUT_S)
         r["vec_index_s"] = time.perf_counter() - t0
         stage = "load"
         r["load_s"] = load(client)

@@ -60,7 +60,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also under lite's venv
 from common import (
-    REPO,
+    SHARED,
     chosen_engines,
     driver_parser,
     emit,
@@ -70,6 +70,7 @@ from common import (
     ratio,
     render,
     run_engine,
+    wait_index,
     work_dir,
     write_report,
 )
@@ -77,7 +78,6 @@ from common import (
     run_served as serve_and_run,
 )
 
-SHARED = REPO.parent / "shared" if (REPO.parent / "shared").is_dir() else Path("/work/shared")
 DEFAULT_DATA = SHARED / "data" / "pydocs-minilm-384"
 DEFAULT_OUT = Path("/tmp/elanus-bench/fts.json")
 
@@ -344,21 +344,6 @@ def timed(call: Callable[[Any], Any], items: Sequence[Any], budget: float,
             "p99_ms": float(np.percentile(lat, 99)) * 1e3, "out": out}
 
 
-def wait_index(client: Any) -> None:
-    """describe_index polled until the BM25 index is Finished (bounded)."""
-    deadline = time.perf_counter() + INDEX_WAIT_S
-    while True:
-        desc = client.describe_index(COLLECTION, "sparse", timeout=CALL_TIMEOUT_S) or {}
-        state = str(desc.get("state", "Finished"))
-        if state.endswith("Failed"):
-            raise RuntimeError(f"index build failed: {desc.get('fail_reason') or desc}")
-        if state.endswith("Finished") and not desc.get("pending_index_rows"):
-            return
-        if time.perf_counter() > deadline:
-            raise TimeoutError(f"index not Finished after {INDEX_WAIT_S:.0f} s: {desc}")
-        time.sleep(0.05)
-
-
 def create(client: Any, match: bool) -> bool:
     """The collection; whether text_match is enabled (False when the engine refuses it)."""
     from pymilvus import DataType, Function, FunctionType, MilvusClient
@@ -446,7 +431,7 @@ def workload(client: Any, cfg: dict[str, Any], workdir: Path, budget: float,
                      metric_type="BM25", params={"bm25_k1": K1, "bm25_b": B})
         t0 = time.perf_counter()
         client.create_index(COLLECTION, ip, timeout=CALL_TIMEOUT_S, sync=False)
-        wait_index(client)
+        wait_index(client, COLLECTION, "sparse", INDEX_WAIT_S, CALL_TIMEOUT_S)
         r["index_s"] = time.perf_counter() - t0
         stage = "load"
         t0 = time.perf_counter()

@@ -56,7 +56,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also under lite's venv
 from common import (
-    REPO,
+    SHARED,
     chosen_engines,
     driver_parser,
     emit,
@@ -66,6 +66,7 @@ from common import (
     ratio,
     render,
     run_engine,
+    wait_index,
     work_dir,
     write_report,
 )
@@ -73,7 +74,6 @@ from common import (
     run_served as serve_and_run,
 )
 
-SHARED = REPO.parent / "shared" if (REPO.parent / "shared").is_dir() else Path("/work/shared")
 DEFAULT_DATA = SHARED / "data" / "pydocs-minilm-384"
 GEN_SYNTH = SHARED / "data" / "tools" / "gen_synth.py"
 SYNTH_ROOT = Path("/tmp/elanus-bench-data")
@@ -526,21 +526,6 @@ def log_unit(engine: str, u: dict[str, Any]) -> None:
     print(f"[{engine}] {u['dataset']} {u['index_type']}: {status}", file=sys.stderr, flush=True)
 
 
-def wait_index(client: Any) -> None:
-    """describe_index polled until the build is Finished (bounded)."""
-    deadline = time.perf_counter() + INDEX_WAIT_S
-    while True:
-        desc = client.describe_index(COLLECTION, "vector", timeout=CALL_TIMEOUT_S) or {}
-        state = str(desc.get("state", "Finished"))
-        if state.endswith("Failed"):
-            raise RuntimeError(f"index build failed: {desc.get('fail_reason') or desc}")
-        if state.endswith("Finished") and not desc.get("pending_index_rows"):
-            return
-        if time.perf_counter() > deadline:
-            raise TimeoutError(f"index not Finished after {INDEX_WAIT_S:.0f} s: {desc}")
-        time.sleep(0.05)
-
-
 def milvus_unit(client: Any, d: dict[str, Any], job: dict[str, Any], nq: int,
                 budget: float) -> dict[str, Any]:
     """One index type through pymilvus: create, insert, flush + index (build), load, search."""
@@ -583,7 +568,7 @@ def milvus_unit(client: Any, d: dict[str, Any], job: dict[str, Any], nq: int,
             u["refused_code"] = getattr(exc, "code", None)
             return u
         stage = "index build"
-        wait_index(client)
+        wait_index(client, COLLECTION, "vector", INDEX_WAIT_S, CALL_TIMEOUT_S)
         u["index_s"] = time.perf_counter() - t1
         u["build_s"] = u["flush_s"] + u["index_s"]
         stage = "load"
