@@ -32,21 +32,26 @@ class VectorFamily:
     kinds: dict[str, str]  # index type -> structure built ("AUTOINDEX" included)
     metrics: tuple[str, ...]
     default_metric: str
+    # Milvus's proxy error for a metric outside `metrics` ({} is the metric), checked before
+    # anything else; empty: the generic "not found or not supported" error.
+    metric_error: str = ""
 
 
 _DENSE_KINDS = {"FLAT": "FLAT", "HNSW": "HNSW", "IVF_FLAT": "IVF_FLAT", "AUTOINDEX": "HNSW",
                 **{kind: kind for kind in QUANTIZED_KINDS}}
-DENSE = VectorFamily(_DENSE_KINDS, METRICS, DEFAULT_FLOAT_METRIC)
+DENSE = VectorFamily(_DENSE_KINDS, METRICS, DEFAULT_FLOAT_METRIC,
+                     "float vector index does not support metric type: {}")
 INT8 = VectorFamily({k: v for k, v in _DENSE_KINDS.items() if k not in ("IVF_RABITQ", "DISKANN")},
                     METRICS, DEFAULT_FLOAT_METRIC)
 BINARY = VectorFamily({"BIN_FLAT": "BIN_FLAT", "BIN_IVF_FLAT": "BIN_IVF_FLAT",
                        MINHASH_KIND: MINHASH_KIND, "AUTOINDEX": "BIN_FLAT"},
-                      (*BINARY_METRICS, *MINHASH_METRICS), "HAMMING")
+                      (*BINARY_METRICS, *MINHASH_METRICS), "HAMMING",
+                      "binary vector index does not support metric type: {}")
 # The metrics an index type is limited to, beyond its family's.
 ONLY_METRICS = {MINHASH_KIND: MINHASH_METRICS, "BIN_IVF_FLAT": BINARY_METRICS}
 SPARSE = VectorFamily({"SPARSE_INVERTED_INDEX": "SPARSE_INVERTED_INDEX",
                        "SPARSE_WAND": "SPARSE_WAND", "AUTOINDEX": "SPARSE_INVERTED_INDEX"},
-                      SPARSE_METRICS, "IP")
+                      SPARSE_METRICS, "IP", "only IP is the supported metric type for sparse index")
 # What each served vector index type builds, across the families.
 VECTOR_KINDS: dict[str, str] = {**DENSE.kinds, **BINARY.kinds, **SPARSE.kinds,
                                 "AUTOINDEX": "HNSW"}
@@ -55,13 +60,6 @@ KNOWN_VECTOR_TYPES = frozenset({
     "IVF_RABITQ_FASTSCAN", "AISAQ", "GPU_CAGRA", "GPU_IVF_FLAT", "GPU_IVF_PQ",
     "GPU_BRUTE_FORCE",
 })
-
-
-_FAMILY_METRIC_ERRORS = {  # by the family's default metric
-    DEFAULT_FLOAT_METRIC: "float vector index does not support metric type: {}",
-    "HAMMING": "binary vector index does not support metric type: {}",
-    "IP": "only IP is the supported metric type for sparse index",
-}
 
 
 def family(dtype: DataType) -> VectorFamily:
@@ -143,9 +141,9 @@ def _vector_spec(f: FieldSchema, index_name: str, index_type: str,
     allowed = ONLY_METRICS.get(index_type, fam.metrics)
     metric = (params.get("metric_type") or allowed[0] if index_type in ONLY_METRICS
               else params.get("metric_type") or fam.default_metric).upper()
-    if metric not in fam.metrics and fam is not INT8:  # Milvus's proxy checks these first
-        raise InvalidArgument(_FAMILY_METRIC_ERRORS[fam.default_metric].format(metric),
-                              "valid index params", "invalid index params")
+    if metric not in fam.metrics and fam.metric_error:
+        raise InvalidArgument(fam.metric_error.format(metric), "valid index params",
+                              "invalid index params")
     if metric not in allowed:
         raise InvalidArgument(f"metric type {metric} not found or not supported, supported: "
                               f"[{' '.join(allowed)}]")
