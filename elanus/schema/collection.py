@@ -22,7 +22,7 @@ from elanus.errors import (
     Unsupported,
 )
 from elanus.schema import analyzers, geometry, timestamps
-from elanus.schema.functions import FunctionSchema, function_output, validate_functions
+from elanus.schema.functions import FunctionSchema, validate_functions
 from elanus.schema.types import (
     ARRAY_ELEMENT_TYPES,
     SUPPORTED_SCALARS,
@@ -106,7 +106,7 @@ class CollectionSchema:
 
     def function_of(self, field_name: str) -> FunctionSchema | None:
         """The function whose output `field_name` is, if any."""
-        return function_output(self, field_name)
+        return next((fn for fn in self.functions if field_name in fn.output_field_names), None)
 
     @property
     def function_outputs(self) -> frozenset[str]:

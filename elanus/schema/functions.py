@@ -22,7 +22,7 @@ from elanus.errors import InvalidArgument, UnexpectedError, Unsupported
 from elanus.schema.analyzers import Analyzer, term_hashes
 from elanus.schema.multi_analyzer import MultiAnalyzer, row_analyzers, text_analysis
 from elanus.schema.types import DataType, single_array
-from elanus.schema.vectors import SPARSE_PAIR, SparseRows
+from elanus.schema.vectors import SparseRows, sparse_column
 
 if TYPE_CHECKING:
     from elanus.schema.collection import CollectionSchema, FieldSchema
@@ -163,11 +163,6 @@ def _check_output(fn: FunctionSchema, outputs: list[FieldSchema]) -> None:
                               f"but got {outputs[0].dtype.milvus_name}")
 
 
-def function_output(schema: CollectionSchema, field_name: str) -> FunctionSchema | None:
-    """The function that computes `field_name`, if one does."""
-    return next((fn for fn in schema.functions if field_name in fn.output_field_names), None)
-
-
 def bm25_analysis(schema: CollectionSchema, fn: FunctionSchema) -> Analyzer | MultiAnalyzer:
     """The analysis of a BM25 function's input field."""
     f = schema.field(fn.input_field_names[0])
@@ -200,15 +195,6 @@ def term_frequencies(analyzers: Analyzer | Sequence[Analyzer],
     np.cumsum(np.bincount(entry_rows, minlength=len(per_row)), out=indptr[1:])
     return SparseRows(indptr, (unique & np.uint64(0xFFFFFFFF)).astype(np.uint32),
                       tf.astype(np.float32))
-
-
-def sparse_column(rows: SparseRows) -> pa.Array:
-    """CSR rows as a stored SPARSE_FLOAT_VECTOR column (rows of (uint32, float32) pairs)."""
-    pairs = np.empty(len(rows.indices), dtype=SPARSE_PAIR)
-    pairs["index"], pairs["value"] = rows.indices, rows.values
-    offsets = pa.py_buffer((rows.indptr * SPARSE_PAIR.itemsize).astype(np.int64))
-    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(rows), [
-        None, offsets, pa.py_buffer(pairs.tobytes())])
 
 
 def bm25_column(schema: CollectionSchema, fn: FunctionSchema,

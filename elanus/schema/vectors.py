@@ -129,6 +129,15 @@ def sparse_rows(column: pa.Array | pa.ChunkedArray) -> SparseRows:
     return SparseRows.from_pairs(data, offsets)
 
 
+def sparse_column(rows: SparseRows) -> pa.Array:
+    """CSR rows as a stored SPARSE_FLOAT_VECTOR column (rows of (uint32, float32) pairs)."""
+    pairs = np.empty(len(rows.indices), dtype=SPARSE_PAIR)
+    pairs["index"], pairs["value"] = rows.indices, rows.values
+    offsets = pa.py_buffer((rows.indptr * SPARSE_PAIR.itemsize).astype(np.int64))
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(rows), [
+        None, offsets, pa.py_buffer(pairs.tobytes())])
+
+
 def check_sparse(rows: SparseRows) -> str:
     """Why these sparse rows are invalid, or "" (Milvus's rules: indices strictly increasing
     within a row and below 2**32-1, values finite)."""
