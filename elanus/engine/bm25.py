@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from elanus.engine.collection import Collection
-from elanus.engine.segment import Segment, SegmentView
+from elanus.engine.segment import Segment, SegmentView, passing_rows
 from elanus.errors import InvalidArgument
 from elanus.index.sparse import AVGDL, BM25, SparseIndex
 from elanus.schema import CollectionSchema, FieldSchema
@@ -74,10 +74,9 @@ def corpus_stats(collection: Collection, field: FieldSchema, read_ts: int,
         if not view.num_rows:
             continue
         index = postings(view, field, BM25)
-        every = bool(live.all())
-        rows += int(np.count_nonzero(live))
-        tokens += float(index.lengths.sum() if every else index.lengths[live].sum())
-        df += index.document_frequencies(terms, None if every else live)
+        rows += passing_rows(live, view.num_rows)
+        tokens += float(index.lengths.sum() if live is None else index.lengths[live].sum())
+        df += index.document_frequencies(terms, live)
     return CorpusStats(rows, tokens, df)
 
 

@@ -91,7 +91,8 @@ class Snapshot:
     ts: int
     expire_before: int = 0
 
-    def visible(self) -> list[npt.NDArray[np.bool_]]:
+    def visible(self) -> list[npt.NDArray[np.bool_] | None]:
+        """Per segment, the rows this read sees (None: every row)."""
         return [v.visible(self.ts, self.expire_before) for v in self.views]
 
 
@@ -389,7 +390,7 @@ class Collection:
             for seg, sealed in written:  # sees the rows twice or not at all
                 if sealed.partition_id in self.loaded_partitions:
                     # Deletes the rows saw while growing (or while being sealed) carry over.
-                    sealed.delete_stamps()[:] = seg.delete_stamps()[: sealed.num_rows]
+                    sealed.stamp_deletes(slice(None), seg.delete_stamps()[: sealed.num_rows])
                     self.sealed[sealed.id] = sealed
         self.engine.fault("seal:after-commit")
         self.engine.wal_checkpoint_moved()

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from elanus.engine.segment import NEVER, SealedSegment
+from elanus.engine.segment import NEVER, SealedSegment, passing_rows, spelled_out
 from elanus.storage.catalog import Commit, FileRecord
 from elanus.storage.segment_file import write_segment
 
@@ -66,7 +66,7 @@ class Job:
 def _dropped_share(seg: SealedSegment, ts: int, expire_before: int) -> float:
     if seg.num_rows == 0:
         return 1.0
-    kept = int(np.count_nonzero(seg.snapshot().visible(ts, expire_before)))
+    kept = passing_rows(seg.snapshot().visible(ts, expire_before), seg.num_rows)
     return 1.0 - float(kept) / float(seg.num_rows)
 
 
@@ -168,7 +168,8 @@ def _execute(collection: Collection, plan: Plan, sources: dict[int, SealedSegmen
     key and cut into segments of at most the seal size, so each holds a narrow key range."""
     engine = collection.engine
     expire = collection.expire_before(ts)
-    kept_masks = {sid: s.snapshot().visible(ts, expire) for sid, s in sources.items()}
+    kept_masks = {sid: spelled_out(s.snapshot().visible(ts, expire), s.num_rows)
+                  for sid, s in sources.items()}
     parts = [s.snapshot().table.filter(pa.array(kept_masks[sid])) for sid, s in sources.items()]
     table = pa.concat_tables(parts).combine_chunks() if parts else None
     order = None
@@ -246,5 +247,5 @@ def _carry_late_tombstones(sources: dict[int, SealedSegment], kept: dict[int, np
         part = late[start: start + seg.num_rows]
         hit = part != NEVER
         if hit.any():
-            seg.delete_stamps()[hit] = part[hit]
+            seg.stamp_deletes(np.flatnonzero(hit), part[hit])
         start += seg.num_rows

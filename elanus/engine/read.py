@@ -21,7 +21,7 @@ from elanus.engine.collection import Collection, Snapshot
 from elanus.engine.partitioning import read_snapshot
 from elanus.engine.requests import QueryRequest, QueryResult
 from elanus.engine.scalar_indexing import segment_indexes
-from elanus.engine.segment import SegmentView
+from elanus.engine.segment import SegmentView, both, kept_rows, passing_rows
 from elanus.engine.text_indexing import with_text_indexes
 from elanus.errors import FieldNotFound, FilterInvalid, InvalidArgument, UnexpectedError
 from elanus.expr import Filter, compile_filter, plan
@@ -84,17 +84,17 @@ def filter_of(text: str, schema: CollectionSchema, params: dict[str, Any]) -> Fi
 
 
 def filter_masks(collection: Collection, snap: Snapshot, flt: Filter | None
-           ) -> list[npt.NDArray[np.bool_]]:
-    """Per segment: the rows visible at the snapshot's timestamp that pass the filter, which
-    the segment's scalar indexes answer where they can (and its text indexes answer
-    text_match and phrase_match)."""
+                 ) -> list[npt.NDArray[np.bool_] | None]:
+    """Per segment: the rows visible at the snapshot's timestamp that pass the filter (None:
+    every row), which the segment's scalar indexes answer where they can (and its text
+    indexes answer text_match and phrase_match)."""
     live = snap.visible()
     if flt is None:
         return live
     specs = list(collection.indexes.values())
     schema = collection.schema
-    return [m & flt.evaluate(v.table, v.segment.filter_cache, with_text_indexes(
-                schema, flt, v, segment_indexes(schema, specs, v.segment)))
+    return [both(m, flt.evaluate(v.table, v.segment.filter_cache, with_text_indexes(
+                schema, flt, v, segment_indexes(schema, specs, v.segment))))
             if v.num_rows else m for v, m in zip(snap.views, live)]
 
 
@@ -142,13 +142,13 @@ def query(collection: Collection, req: QueryRequest) -> QueryResult:
     views = snap.views
     masks = filter_masks(collection, snap, flt)
     if is_count:
-        total = int(sum(int(np.count_nonzero(m)) for m in masks))
+        total = sum(passing_rows(m, v.num_rows) for v, m in zip(views, masks))
         return QueryResult(pa.table({COUNT_STAR: pa.array([total], pa.int64())}), (COUNT_STAR,),
                            count=total, read_ts=snap.ts)
     out = plan_output(schema, requested, with_pk=True)
     columns = list(dict.fromkeys((*out.columns, TIMESTAMP_COLUMN)))
-    parts = [v.table.select(columns).filter(pa.array(m))
-             for v, m in zip(views, masks) if v.num_rows and m.any()]
+    parts = [kept_rows(v.table.select(columns), m)
+             for v, m in zip(views, masks) if passing_rows(m, v.num_rows)]
     if not parts:
         return QueryResult(empty_table(schema, out.columns), out.names, out.dynamic_keys,
                            read_ts=snap.ts)
@@ -165,8 +165,8 @@ def newest_rows(collection: Collection, keys: pa.Array) -> pa.Table:
     """The newest visible row of each listed primary key that has one, every stored column,
     read at the latest timestamp (strong consistency)."""
     snap = collection.snapshot("query", 0, ())
-    parts = [v.table.filter(pa.array(m & pc.is_in(v.pks, value_set=keys).to_numpy(
-                 zero_copy_only=False)))
+    parts = [v.table.filter(pa.array(both(m, pc.is_in(v.pks, value_set=keys).to_numpy(
+                 zero_copy_only=False))))
              for v, m in zip(snap.views, snap.visible()) if v.num_rows]
     if not parts:
         return collection.schema.arrow_schema().empty_table()
@@ -203,7 +203,7 @@ def matching_pks(collection: Collection, flt: Filter, partition: str = "") -> pa
     """Primary keys of the live rows that pass the filter (for delete by filter)."""
     snap = read_snapshot(collection, "delete", flt, (partition,) if partition else ())
     masks = filter_masks(collection, snap, flt)
-    pks = [v.pks.filter(pa.array(m)) for v, m in zip(snap.views, masks) if v.num_rows and m.any()]
+    pks = [kept_rows(v.pks, m) for v, m in zip(snap.views, masks) if passing_rows(m, v.num_rows)]
     if not pks:
         return pa.array([], type=collection.pk_type)
     return pa.chunked_array(pks, type=collection.pk_type).combine_chunks()

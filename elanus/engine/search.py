@@ -36,7 +36,7 @@ from elanus.engine.read import (
     plan_output,
 )
 from elanus.engine.requests import IteratorPage, SearchRequest, SearchResult
-from elanus.engine.segment import SegmentView, search_base
+from elanus.engine.segment import SegmentView, both, passing_rows, search_base
 from elanus.errors import InvalidArgument, MetricTypeMismatch
 from elanus.expr.columns import validity
 from elanus.index.factory import exact, prepare_queries
@@ -234,13 +234,15 @@ def run(collection: Collection, req: SearchRequest) -> SearchResult:
     snap = read_snapshot(collection, "search", flt, req.partition_names, req.read_ts)
     masks = filter_masks(collection, snap, flt)
     if field.nullable:  # rows without a vector are never hits
-        masks = [m & validity(v.table.column(field.name)) if v.num_rows else m
+        masks = [both(m, validity(v.table.column(field.name))) if v.num_rows else m
                  for v, m in zip(snap.views, masks)]
     if req.iterator is not None and req.iterator.seen is not None:
-        masks = [m & ~pc.is_in(v.pks, value_set=req.iterator.seen).to_numpy(zero_copy_only=False)
-                 if v.num_rows else m for v, m in zip(snap.views, masks)]
-    targets = [_Target(i, v, None if m.all() else m, int(np.count_nonzero(m)))
-               for i, (v, m) in enumerate(zip(snap.views, masks)) if v.num_rows and m.any()]
+        masks = [both(m, ~pc.is_in(v.pks, value_set=req.iterator.seen).to_numpy(
+                     zero_copy_only=False)) if v.num_rows else m
+                 for v, m in zip(snap.views, masks)]
+    passing = [passing_rows(m, v.num_rows) for v, m in zip(snap.views, masks)]
+    targets = [_Target(i, v, None if p == v.num_rows else m, p)
+               for i, (v, m, p) in enumerate(zip(snap.views, masks, passing)) if p]
     nq = len(queries)
     pk_name = schema.primary.name
     if not targets:
@@ -276,13 +278,11 @@ def run(collection: Collection, req: SearchRequest) -> SearchResult:
     topks = np.bincount(owner, minlength=nq).tolist()
     if req.round_decimal >= 0:
         score = np.round(score, req.round_decimal)
-    rows = gather(snap.views, seg, off, out.columns) if out.columns else chosen.keys.select([])
-    pks = single_array(chosen.keys.column(pk_name))
-    return SearchResult(pks, score.astype(np.float32), topks, rows, out.names, pk_name, metric,
-                        out.dynamic_keys, snap.ts,
-                        group_values=(single_array(chosen.keys.column(group.name))
-                                      if group is not None else None),
-                        iterator=_next_page(req, metric, chosen.score, pks, depth))
+    rows = (gather(snap.views, seg, off, out.columns) if out.columns
+            else pa.table([pa.nulls(len(off))], names=["_"]).select([]))
+    return SearchResult(chosen.pks, score.astype(np.float32), topks, rows, out.names, pk_name,
+                        metric, out.dynamic_keys, snap.ts, group_values=chosen.groups,
+                        iterator=_next_page(req, metric, chosen.score, chosen.pks, depth))
 
 
 def _no_values(group: FieldSchema | None) -> pa.Array | None:
@@ -368,7 +368,8 @@ class _Chosen:
     score: npt.NDArray[np.float32]
     owner: npt.NDArray[np.int64]
     short: npt.NDArray[np.bool_]
-    keys: pa.Table  # the primary key (and group-by value) of each hit
+    pks: pa.Array  # the primary key of each hit
+    groups: pa.Array | None  # grouping search: the group-by value of each hit
 
 
 def _choose(ranked: _Ranking, views: list[SegmentView], pk_name: str,
@@ -382,27 +383,55 @@ def _choose(ranked: _Ranking, views: list[SegmentView], pk_name: str,
         valid &= window.holds(g)
     off, seg, score = ranked.off[valid], ranked.seg[valid], ranked.score[valid]
     owner = np.repeat(np.arange(nq), valid.sum(axis=1))
-    columns = (pk_name,) if group is None else (pk_name, group.name)
-    cand = gather(views, seg, off, columns)
+    pks, codes = _hit_keys(views, seg, off, pk_name)
     # A key inserted twice: each query keeps its best hit of the key, so duplicates never cost
     # it a hit.
-    keep = _first_per_key(cand.column(pk_name), owner)
+    keep = _first_per_key(codes, owner)
     if group is not None:
+        groups = single_array(gather(views, seg, off, (group.name,)).column(group.name))
+        kept_rows = np.flatnonzero(keep)
         return _choose_groups(off[keep], seg[keep], score[keep], owner[keep],
-                              cand.filter(pa.array(keep)), nq, req)
+                              _keys_at(pks, codes, kept_rows),
+                              groups.take(pa.array(kept_rows)), nq, req)
     kept = np.bincount(owner, weights=keep, minlength=nq)
     select = np.flatnonzero(_page(owner, keep, nq, req.offset, req.limit))
     return _Chosen(off[select], seg[select], score[select], owner[select],
-                   kept < req.offset + req.limit, cand.take(pa.array(select)))
+                   kept < req.offset + req.limit, _keys_at(pks, codes, select), None)
+
+
+def _hit_keys(views: list[SegmentView], seg: npt.NDArray[np.int32], off: npt.NDArray[np.int64],
+              pk_name: str) -> tuple[pa.Array | None, npt.NDArray[np.int64]]:
+    """Each hit's primary key, and an integer per hit that is equal exactly where the keys
+    are. Integer keys come straight from the segments' numpy keys and are their own codes
+    (no Arrow array: None); VARCHAR keys are gathered with Arrow and dictionary-encoded."""
+    numeric = [v.keys for v in views]
+    if numeric[0] is None:
+        pks = single_array(gather(views, seg, off, (pk_name,)).column(pk_name))
+        codes = pc.dictionary_encode(pks).indices.to_numpy(zero_copy_only=False)
+        return pks, codes.astype(np.int64)
+    if len(seg) and (seg == seg[0]).all():
+        keys = np.asarray(numeric[int(seg[0])])[off]
+    else:
+        keys = np.empty(len(off), dtype=np.int64)
+        for s in np.unique(seg):
+            where = seg == s
+            keys[where] = np.asarray(numeric[s])[off[where]]
+    return None, keys
+
+
+def _keys_at(pks: pa.Array | None, codes: npt.NDArray[np.int64],
+             rows: npt.NDArray[np.int64]) -> pa.Array:
+    """The primary keys of these hits, from `_hit_keys`'s answer."""
+    return pa.array(codes[rows]) if pks is None else pks.take(pa.array(rows))
 
 
 def _choose_groups(off: npt.NDArray[np.int64], seg: npt.NDArray[np.int32],
                    score: npt.NDArray[np.float32], owner: npt.NDArray[np.int64],
-                   keys: pa.Table, nq: int, req: SearchRequest) -> _Chosen:
+                   pks: pa.Array, values: pa.Array, nq: int, req: SearchRequest) -> _Chosen:
     """Grouping search: the groups ranked offset .. offset+limit by their best hit, each with
-    its best `group_size` hits, group after group. `keys` holds the kept hits' primary keys
-    and group-by values (its second column)."""
-    codes = _codes(keys.column(1))
+    its best `group_size` hits, group after group, given the kept hits' primary keys and
+    group-by values."""
+    codes = _codes(values)
     n = len(owner)
     # Rank of each hit within its (query, group), and of each group within its query, both
     # in hit order (hits are ranked best first within each query).
@@ -433,23 +462,22 @@ def _choose_groups(off: npt.NDArray[np.int64], seg: npt.NDArray[np.int32],
         short |= ((counts < req.group_size) & exists).any(axis=1)
     idx = np.flatnonzero(select)
     idx = idx[np.lexsort((within[idx], group_rank[idx], owner[idx]))]
-    return _Chosen(off[idx], seg[idx], score[idx], owner[idx], short, keys.take(pa.array(idx)))
+    taken = pa.array(idx)
+    return _Chosen(off[idx], seg[idx], score[idx], owner[idx], short, pks.take(taken),
+                   values.take(taken))
 
 
-def _codes(values: pa.ChunkedArray) -> npt.NDArray[np.int64]:
+def _codes(values: pa.Array) -> npt.NDArray[np.int64]:
     """An integer per group-by value (null is a group of its own)."""
-    array = single_array(values)
-    encoded = pc.dictionary_encode(array, null_encoding="encode").indices
+    encoded = pc.dictionary_encode(values, null_encoding="encode").indices
     codes: npt.NDArray[np.int64] = encoded.to_numpy(zero_copy_only=False).astype(np.int64)
     return codes
 
 
-def _first_per_key(pks: pa.ChunkedArray, owner: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """Per query (`owner` of each ranked hit), the first (best ranked) hit of each key."""
-    codes = single_array(pks)
-    if not pa.types.is_integer(codes.type):
-        codes = pc.dictionary_encode(codes).indices
-    key = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+def _first_per_key(key: npt.NDArray[np.int64], owner: npt.NDArray[np.int64]
+                   ) -> npt.NDArray[np.bool_]:
+    """Per query (`owner` of each ranked hit), the first (best ranked) hit of each key
+    (`key`: equal exactly where the primary keys are)."""
     keep = np.zeros(len(key), dtype=bool)
     if len(key):
         order = np.lexsort((key, owner))  # stable: the best ranked hit of a key comes first

@@ -8,15 +8,21 @@ MVCC: every row carries the hybrid timestamp of its insert and the timestamp of 
 tombstone that deleted it (NEVER while none has). A tombstone deletes the rows with its primary
 key and a smaller timestamp, so an upsert (a tombstone and an insert at one timestamp) replaces
 the old row and keeps the new one. A read at timestamp T sees a row exactly when
-row_ts <= T < delete_ts: one vectorized comparison per segment. Delete timestamps are set in
-place, only from NEVER to a timestamp, under the owning collection's write lock; readers need
-no lock.
+row_ts <= T < delete_ts. Delete timestamps are set in place (`stamp_deletes`), only from NEVER
+to a timestamp, under the owning collection's write lock; readers need no lock.
+
+Reads cost nothing per row for visibility in the usual case: a segment knows its newest insert
+and its earliest and latest delete timestamps, so a read after every insert of a segment that no
+delete has reached sees every row (no mask), and a read after every delete sees the rows not
+deleted, a mask kept until the next delete. Only reads at older timestamps (iterators, for one)
+compare every row's timestamps.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +39,31 @@ Mask = npt.NDArray[np.bool_]
 Stamps = npt.NDArray[np.uint64]
 NEVER = np.iinfo(np.uint64).max  # the delete timestamp of a row no tombstone has deleted
 MAX_CHUNKS = 32  # a growing segment merges its insert batches past this many
+
+
+def integer_keys(schema: CollectionSchema) -> bool:
+    """Whether the primary keys are integers (else VARCHAR)."""
+    return bool(pa.types.is_integer(schema.primary.arrow_type))
+
+
+def spelled_out(mask: Mask | None, n: int) -> Mask:
+    """A visibility or filter mask of `n` rows, None (every row) spelled out."""
+    return np.ones(n, dtype=bool) if mask is None else mask
+
+
+def passing_rows(mask: Mask | None, n: int) -> int:
+    """How many of `n` rows a mask (None: every row) keeps."""
+    return n if mask is None else int(np.count_nonzero(mask))
+
+
+def both(mask: Mask | None, other: Mask) -> Mask:
+    """The rows a mask (None: every row) and `other` both keep."""
+    return other if mask is None else mask & other
+
+
+def kept_rows(data: pa.Table | pa.Array | pa.ChunkedArray, mask: Mask | None) -> Any:
+    """The rows of `data` a mask (None: every row) keeps."""
+    return data if mask is None else data.filter(pa.array(mask))
 
 
 def search_base(column: pa.ChunkedArray | pa.Array, f: FieldSchema) -> SearchBase:
@@ -72,6 +103,13 @@ class Segment:
     id: int
     partition_id: int
     schema: CollectionSchema
+    # What deletes have reached the segment, kept by `stamp_deletes`: the earliest and latest
+    # delete timestamp set, and a count of stamp_deletes calls; `_live` caches the rows no
+    # delete has reached, as (rows, version, mask).
+    first_delete_ts: int = int(NEVER)
+    last_delete_ts: int = 0
+    delete_version: int = 0
+    _live: tuple[int, int, Mask] | None = None
 
     def snapshot(self) -> SegmentView:
         raise NotImplementedError
@@ -99,12 +137,42 @@ class Segment:
         hit &= view.delete_ts == NEVER
         count = int(np.count_nonzero(hit))
         if count:
-            self.delete_stamps()[: view.num_rows][hit] = ts
+            self.stamp_deletes(np.flatnonzero(hit), ts)
         return count
 
     def delete_stamps(self) -> Stamps:
-        """The delete timestamp of every row (NEVER: not deleted); set in place."""
+        """The delete timestamp of every row (NEVER: not deleted); read only: `stamp_deletes`
+        sets them."""
         raise NotImplementedError
+
+    def stamp_deletes(self, rows: npt.NDArray[np.int64] | slice, ts: int | Stamps) -> None:
+        """Set the delete timestamp of `rows` to `ts` (one, or one per row; NEVER leaves a row
+        as it was). Caller holds the collection's write lock."""
+        self.delete_stamps()[rows] = ts
+        stamps = np.asarray(ts, dtype=np.uint64).ravel()
+        stamps = stamps[stamps != NEVER]
+        if len(stamps):
+            self.first_delete_ts = min(self.first_delete_ts, int(stamps.min()))
+            self.last_delete_ts = max(self.last_delete_ts, int(stamps.max()))
+        self.delete_version += 1  # last: a reader that sees it sees the stamps and bounds
+
+    def live(self, n: int, read_ts: int) -> Mask:
+        """Rows 0..n-1 not deleted by `read_ts`, for a read at or after the latest delete
+        timestamp; cached until the next delete.
+
+        A delete still being applied has a later timestamp than `read_ts` (a read's timestamp
+        is taken after every earlier write is applied), so comparing with `read_ts` keeps its
+        rows, as a mask for the version read before the comparison should. The mask is kept
+        only when no delete completed meanwhile.
+        """
+        version = self.delete_version
+        cached = self._live
+        if cached is not None and cached[0] == n and cached[1] == version:
+            return cached[2]
+        mask: Mask = self.delete_stamps()[:n] > read_ts
+        if self.last_delete_ts <= read_ts and self.delete_version == version:
+            self._live = (n, version, mask)
+        return mask
 
 
 @dataclass(frozen=True)
@@ -117,6 +185,8 @@ class SegmentView:
     pks: pa.ChunkedArray | pa.Array
     ts: Stamps
     delete_ts: Stamps  # a view: later tombstones may set it, they never unset it
+    max_ts: int  # the newest insert timestamp of these rows
+    keys: npt.NDArray[np.int64] | None  # integer primary keys as numpy (None: VARCHAR keys)
 
     def vectors(self, field: str, cosine: bool = False) -> SearchBase:
         return self.segment.vectors(field, self.num_rows, cosine)
@@ -124,9 +194,15 @@ class SegmentView:
     def index(self, field: str) -> VectorIndex | None:
         return self.segment.index(field)
 
-    def visible(self, read_ts: int, expire_before: int = 0) -> Mask:
+    def visible(self, read_ts: int, expire_before: int = 0) -> Mask | None:
         """Rows a read at `read_ts` sees: inserted at or before it, not deleted by then, and
-        (with a TTL) not older than `expire_before`."""
+        (with a TTL) not older than `expire_before`; None when it sees every row."""
+        seg = self.segment
+        if self.max_ts <= read_ts and not expire_before:
+            if seg.first_delete_ts > read_ts:
+                return None
+            if seg.last_delete_ts <= read_ts:
+                return seg.live(self.num_rows, read_ts)
         mask: Mask = (self.ts <= read_ts) & (self.delete_ts[: self.num_rows] > read_ts)
         if expire_before:
             mask &= self.ts >= expire_before
@@ -151,6 +227,7 @@ class GrowingSegment(Segment):
                               if f.dtype == DataType.BINARY_VECTOR})
         self._ts = _Buffer(np.dtype(np.uint64))
         self._delete_ts = _Buffer(np.dtype(np.uint64))
+        self._keys = _Buffer(np.dtype(np.int64)) if integer_keys(schema) else None
         self._lock = threading.Lock()
         self.num_rows = 0
         self.nbytes = 0
@@ -169,12 +246,14 @@ class GrowingSegment(Segment):
         ts = table.column(TIMESTAMP_COLUMN).to_numpy()
         self._ts.append(ts)
         self._delete_ts.append(np.full(n, NEVER, dtype=np.uint64))
-        with self._lock:
+        if self._keys is not None:
+            self._keys.append(table.column(self.schema.primary.name).to_numpy())
+        with self._lock:  # rows, their count and their newest timestamp change together
             self._tables.append(table)
             self._table_cache = None
             self.num_rows += n
             self.nbytes += table.nbytes
-        self.max_ts = max(self.max_ts, int(ts.max()) if n else 0)
+            self.max_ts = max(self.max_ts, int(ts.max()) if n else 0)
 
     def set_schema(self, schema: CollectionSchema) -> None:
         """Read the rows under an evolved schema (fields added, dynamic field enabled)."""
@@ -186,18 +265,23 @@ class GrowingSegment(Segment):
     def table(self) -> pa.Table:
         """Every row so far as one table; chunks are merged only once they pile up."""
         with self._lock:
-            if self._table_cache is None:
-                if len(self._tables) > MAX_CHUNKS:
-                    self._tables = [pa.concat_tables(self._tables).combine_chunks()]
-                tables = self._tables or [self.schema.arrow_schema().empty_table()]
-                self._table_cache = pa.concat_tables(tables)
-            return self._table_cache
+            return self._merged()
+
+    def _merged(self) -> pa.Table:
+        if self._table_cache is None:
+            if len(self._tables) > MAX_CHUNKS:
+                self._tables = [pa.concat_tables(self._tables).combine_chunks()]
+            tables = self._tables or [self.schema.arrow_schema().empty_table()]
+            self._table_cache = pa.concat_tables(tables)
+        return self._table_cache
 
     def snapshot(self) -> SegmentView:
-        table = self.table()
+        with self._lock:
+            table, max_ts = self._merged(), self.max_ts
         n = table.num_rows
         return SegmentView(self, n, table, table.column(self.schema.primary.name),
-                           self._ts.data[:n], self._delete_ts.data[:n])
+                           self._ts.data[:n], self._delete_ts.data[:n], max_ts,
+                           None if self._keys is None else self._keys.data[:n])
 
     def vectors(self, field: str, n: int, cosine: bool = False) -> SearchBase:
         buf = (self._unit if cosine and field in self._unit else self._vectors).get(field)
@@ -223,6 +307,7 @@ class SealedSegment(Segment):
         self._table = conform(table, schema).combine_chunks()
         self.num_rows = table.num_rows
         self._pks = self._table.column(schema.primary.name).combine_chunks()
+        self._keys = self._pks.to_numpy() if integer_keys(schema) else None
         self._ts = self._table.column(TIMESTAMP_COLUMN).to_numpy()
         self._delete_ts = np.full(self.num_rows, NEVER, dtype=np.uint64)
         self._raw = {f.name: search_base(self._table.column(f.name), f)
@@ -233,7 +318,8 @@ class SealedSegment(Segment):
         self.max_ts = int(self._ts.max()) if self.num_rows else 0
 
     def snapshot(self) -> SegmentView:
-        return SegmentView(self, self.num_rows, self._table, self._pks, self._ts, self._delete_ts)
+        return SegmentView(self, self.num_rows, self._table, self._pks, self._ts, self._delete_ts,
+                           self.max_ts, self._keys)
 
     @property
     def filter_cache(self) -> dict[object, object] | None:

@@ -99,8 +99,9 @@ def _apply(engine: Engine, path: Path, model: Model, op: str, keys: list[int],
     return engine
 
 
-def _read(engine: Engine, ts: int) -> list[tuple[int, int]]:
-    res = engine.query(QueryRequest("default", "m", "id >= 0", ("version",), read_ts=ts))
+def _read(engine: Engine, ts: int, expr: str = "id >= 0") -> list[tuple[int, int]]:
+    res = engine.query(QueryRequest("default", "m", expr, ("version",), limit=-1 if expr else 100,
+                                    read_ts=ts))
     return sorted(zip(res.fields.column("id").to_pylist(),
                       res.fields.column("version").to_pylist()))
 
@@ -116,8 +117,13 @@ def test_reads_at_any_timestamp_match_the_model(ops: list[tuple[str, list[int]]]
             for version, (op, keys) in enumerate(ops):
                 engine = _apply(engine, path, model, op, keys, version)
                 stamps.append(engine.tso.allocate())
+                if op == "read":  # reads between writes: segments' visibility caches too
+                    now = engine.tso.allocate()
+                    assert _read(engine, now) == model.visible(now), f"read after {version}"
+                    assert _read(engine, now, "") == model.visible(now), f"read after {version}"
             for ts in stamps:
                 assert _read(engine, ts) == model.visible(ts), f"read at {ts}"
+                assert _read(engine, ts, "") == model.visible(ts), f"read at {ts}"
         finally:
             engine.close()
 
