@@ -299,8 +299,9 @@ class _Ranking:
     seg: npt.NDArray[np.int32]
     exhausted: npt.NDArray[np.bool_]
     # Per query, the score (as goodness) past which some segment holds rows not yet read:
-    # hits worse than it may rank behind rows no list has yet.
-    horizon: npt.NDArray[np.float32]
+    # hits worse than it may rank behind rows no list has yet. None for one segment: its list
+    # is its exact best `width` rows, so nothing unread can outrank a hit in it.
+    horizon: npt.NDArray[np.float32] | None
 
 
 def _ranked(targets: list[_Target], field: FieldSchema, metric: str, queries: Any, depth: int,
@@ -326,17 +327,17 @@ def _ranked(targets: list[_Target], field: FieldSchema, metric: str, queries: An
         lists = list(_threads().map(one, targets))
     nq = len(queries)
     exhausted = np.ones(nq, dtype=bool)
-    horizon = np.full(nq, -np.inf, dtype=np.float32)
+    horizon = np.full(nq, -np.inf, dtype=np.float32) if len(targets) > 1 else None
     for t, (off, score) in zip(targets, lists):
-        found = (off >= 0).sum(axis=1)
-        more = (found >= off.shape[1]) & (off.shape[1] < t.passing)
-        if not off.shape[1]:
-            continue
+        if not off.shape[1] or off.shape[1] >= t.passing:
+            continue  # every passing row of the segment is in its list
+        more = off[:, -1] >= 0  # a full list: the segment may hold more rows
         worst = goodness(score[:, -1], metric)
         if window.lo > -math.inf:  # the list went past the radius already
             more &= worst > window.lo
         exhausted &= ~more
-        horizon = np.where(more, np.maximum(horizon, worst), horizon)
+        if horizon is not None:
+            horizon = np.where(more, np.maximum(horizon, worst), horizon)
     offs = [o for o, _ in lists]
     scores = [s for _, s in lists]
     segs = [np.full(o.shape, t.seg, dtype=np.int32) for t, o in zip(targets, offs)]
@@ -377,10 +378,10 @@ def _choose(ranked: _Ranking, views: list[SegmentView], pk_name: str,
             metric: str) -> _Chosen:
     nq = ranked.off.shape[0]
     valid = ranked.off >= 0
-    g = goodness(ranked.score, metric)
-    valid &= g >= ranked.horizon[:, None]
+    if ranked.horizon is not None:
+        valid &= goodness(ranked.score, metric) >= ranked.horizon[:, None]
     if window.bounded:
-        valid &= window.holds(g)
+        valid &= window.holds(goodness(ranked.score, metric))
     off, seg, score = ranked.off[valid], ranked.seg[valid], ranked.score[valid]
     owner = np.repeat(np.arange(nq), valid.sum(axis=1))
     pks, codes = _hit_keys(views, seg, off, pk_name)
@@ -478,13 +479,13 @@ def _first_per_key(key: npt.NDArray[np.int64], owner: npt.NDArray[np.int64]
                    ) -> npt.NDArray[np.bool_]:
     """Per query (`owner` of each ranked hit), the first (best ranked) hit of each key
     (`key`: equal exactly where the primary keys are)."""
-    keep = np.zeros(len(key), dtype=bool)
-    if len(key):
+    keep = np.ones(len(key), dtype=bool)
+    if len(key) > 1:
         order = np.lexsort((key, owner))  # stable: the best ranked hit of a key comes first
         o, k = owner[order], key[order]
-        first = np.ones(len(key), dtype=bool)
-        first[1:] = (o[1:] != o[:-1]) | (k[1:] != k[:-1])
-        keep[order[first]] = True
+        again = (o[1:] == o[:-1]) & (k[1:] == k[:-1])
+        if again.any():
+            keep[order[1:][again]] = False
     return keep
 
 

@@ -316,10 +316,14 @@ class SealedSegment(Segment):
         self._indexes: dict[str, VectorIndex] = {}
         self._filter_cache: dict[object, object] = {}
         self.max_ts = int(self._ts.max()) if self.num_rows else 0
+        self._view: SegmentView | None = None
 
     def snapshot(self) -> SegmentView:
-        return SegmentView(self, self.num_rows, self._table, self._pks, self._ts, self._delete_ts,
-                           self.max_ts, self._keys)
+        view = self._view  # the rows never change; delete stamps are read through the view
+        if view is None:
+            view = self._view = SegmentView(self, self.num_rows, self._table, self._pks, self._ts,
+                                            self._delete_ts, self.max_ts, self._keys)
+        return view
 
     @property
     def filter_cache(self) -> dict[object, object] | None:
@@ -328,6 +332,7 @@ class SealedSegment(Segment):
     def set_schema(self, schema: CollectionSchema) -> None:
         """Read the rows under an evolved schema (fields added, dynamic field enabled)."""
         self._table = conform(self._table, schema)
+        self._view = None
         self._filter_cache = {}
         self.schema = schema
 

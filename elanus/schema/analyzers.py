@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 import regex
-import rjieba
 import tantivy
 
 from elanus.errors import InvalidArgument, UnexpectedError, Unsupported
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
     from elanus.schema.collection import FieldSchema
 
 _tv: Any = tantivy  # the binding ships stubs that lag its API
-_rjieba: Any = rjieba
 STEMMER_LANGUAGES = frozenset({
     "arabic", "danish", "dutch", "english", "finnish", "french", "german", "greek", "hungarian",
     "italian", "norwegian", "portuguese", "romanian", "russian", "spanish", "swedish", "tamil",
@@ -303,7 +301,10 @@ def _jieba(words: Any) -> Any:
     if "_extend_default_" in words:
         raise Unsupported("jieba dict _extend_default_ is not supported by this elanus build "
                           "yet; use _default_")
-    jieba = rjieba.Jieba() if "_default_" in words else _rjieba.Jieba.empty()
+    import rjieba  # loads its dictionary (0.1 s): only when a jieba analyzer is built
+
+    lib: Any = rjieba
+    jieba = lib.Jieba() if "_default_" in words else lib.Jieba.empty()
     for word in words:
         if word != "_default_":
             jieba.add_word(word, None, None)

@@ -89,11 +89,11 @@ class CollectionSchema:
     enable_dynamic_field: bool = False
     functions: tuple[FunctionSchema, ...] = ()
 
-    @property
+    @cached_property
     def primary(self) -> FieldSchema:
         return next(f for f in self.fields if f.is_primary)
 
-    @property
+    @cached_property
     def vector_fields(self) -> tuple[FieldSchema, ...]:
         return tuple(f for f in self.fields if f.dtype.is_vector)
 
