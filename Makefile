@@ -10,7 +10,7 @@ PORT ?= 19530
 COMPAT := .venv-pymilvus26
 COMPAT_STAMP := $(COMPAT)/.installed
 
-.PHONY: install run test lint compat clean
+.PHONY: install run test lint compat bench clean
 
 install: $(STAMP)
 
@@ -45,6 +45,12 @@ $(COMPAT_STAMP): pyproject.toml
 	$(COMPAT)/bin/python -m pip install --quiet pymilvus==2.6.17 pytest==9.0.3 numpy==2.4.6 \
 		grpcio-health-checking==1.85.1 scipy==1.17.1 ml_dtypes==0.6.0
 	touch $(COMPAT_STAMP)
+
+# The benchmark suite: faiss, elanus embedded and served, milvus-lite 3.2.2 (its own venv), one table
+# per data set, JSON to bench/results/latest.json (docs/performance.md: what it measures).
+# More options through BENCH_ARGS, e.g. `make bench BENCH_ARGS=--quick`.
+bench: install
+	$(BIN)/python bench/suite.py --with-lite $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check elanus tests bench

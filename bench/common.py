@@ -7,6 +7,9 @@ worker, `local_client` gives the client class of elanus embedded or milvus-lite.
 server helpers start `python -m elanus serve`, connect pymilvus to it, and stop it with SIGTERM,
 each with a deadline. A driver takes its shared options from `driver_parser`, runs in a
 `work_dir` and ends with `write_report`, which writes the JSON document and gives the exit code.
+Inside a worker, `measure` and `measure_threads` time one-query-per-call searches (recall@10,
+QPS, latency), `first_results` waits for a reopened engine's first answer, and `rss_bytes`
+reads a process's resident memory from /proc.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -31,6 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 # ../shared beside the checkout (or the machine's copy); drivers generate data without it.
 SHARED = REPO.parent / "shared" if (REPO.parent / "shared").is_dir() else Path("/work/shared")
 INDEX_POLL_S = 0.05  # describe_index while an index builds (pymilvus's own wait polls at 0.5 s)
+WARMUP = 5  # untimed searches before a measured series
 LITE_VENV = Path("/tmp/mlite-venv")
 LITE_PKGS = ["milvus-lite==3.2.2", "pymilvus", "numpy", "pyarrow"]
 MARK = "BENCH_JSON "
@@ -209,6 +215,136 @@ def local_client(engine: str) -> tuple[Any, str, Callable[[str], None]]:
 
     return (LiteClient, f"milvus-lite {version('milvus-lite')}, pymilvus {version('pymilvus')}",
             server_manager_instance.release_server)
+
+
+# --------------------------------------------------------------------------------------------
+# measuring (worker)
+
+
+def measure(search_one: Callable[[Any], list[int]], queries: list[Any], truth: Any,
+            budget: float, warmup: int = WARMUP) -> dict[str, Any]:
+    """recall@10, QPS and p50/p99 ms of one query per call, after `warmup` untimed calls; no
+    query starts once `budget` s are spent (the warm-up has a budget of its own; at least one
+    query is measured). `truth` holds each query's exact top-k row ids."""
+    import numpy as np
+
+    t_warm = time.perf_counter()
+    for q in queries[:warmup]:
+        search_one(q)
+        if time.perf_counter() - t_warm >= budget:
+            break
+    found: list[list[int]] = []
+    lat: list[float] = []
+    t_begin = time.perf_counter()
+    for q in queries:
+        t0 = time.perf_counter()
+        found.append(search_one(q))
+        lat.append(time.perf_counter() - t0)
+        if time.perf_counter() - t_begin >= budget:
+            break
+    elapsed = time.perf_counter() - t_begin
+    n = len(found)
+    hits = sum(len(set(f) & set(t.tolist())) for f, t in zip(found, truth[:n]))
+    return {"n": n, "recall": hits / float(truth[:n].size), "qps": n / elapsed,
+            "p50_ms": statistics.median(lat) * 1e3,
+            "p99_ms": float(np.percentile(lat, 99)) * 1e3}
+
+
+def measure_threads(searchers: Sequence[Callable[[Any], list[int]]], queries: list[Any],
+                    truth: Any, budget: float) -> dict[str, Any]:
+    """QPS and recall@10 with one thread per searcher (each typically its own client), the
+    queries dealt round-robin, all released together after one untimed call each; no thread
+    starts a query once `budget` s are spent. The first failure is raised."""
+    threads = len(searchers)
+    found: list[list[int] | None] = [None] * len(queries)
+    errors: list[BaseException] = []
+    ready = threading.Barrier(threads + 1)
+    start = [time.perf_counter() + 3600.0]  # set when the barrier opens
+    done = [0.0] * threads
+
+    def work(t: int) -> None:
+        try:
+            searchers[t](queries[t % len(queries)])
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller's thread
+            errors.append(exc)
+        ready.wait(timeout=600)
+        for i in range(t, len(queries), threads):
+            if errors or time.perf_counter() - start[0] >= budget:
+                break
+            try:
+                found[i] = searchers[t](queries[i])
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+                break
+        done[t] = time.perf_counter()
+
+    pool = [threading.Thread(target=work, args=(t,), daemon=True) for t in range(threads)]
+    for th in pool:
+        th.start()
+    ready.wait(timeout=600)
+    start[0] = time.perf_counter()
+    for th in pool:
+        th.join(timeout=budget + 600)
+    if errors:
+        raise errors[0]
+    if any(th.is_alive() for th in pool):
+        raise TimeoutError(f"search threads still running {budget + 600:.0f} s after start")
+    rows = [(f, truth[i]) for i, f in enumerate(found) if f is not None]
+    hits = sum(len(set(f) & set(t.tolist())) for f, t in rows)
+    elapsed = max(done) - start[0]
+    return {"n": len(rows), "threads": threads, "qps": len(rows) / elapsed,
+            "recall": hits / float(sum(t.size for _, t in rows) or 1)}
+
+
+def first_results(search: Callable[[], Any], load: Callable[[], None], t0: float,
+                  timeout: float) -> tuple[Any, float, bool]:
+    """Call `search` until it returns a non-empty first hit list (bounded by `timeout` after
+    `t0`, a perf_counter value): (results, seconds since t0, whether `load` had to be called,
+    once, because the search said the collection is not loaded)."""
+    last: Exception | None = None
+    loaded = False
+    while time.perf_counter() - t0 < timeout:
+        try:
+            res = search()
+            if res and len(res[0]):
+                return res, time.perf_counter() - t0, loaded
+        except Exception as exc:  # noqa: BLE001 - not ready yet (or not loaded)
+            last = exc
+            if "load" in str(exc).lower() and not loaded:
+                load()
+                loaded = True
+                continue
+        time.sleep(0.02)
+    raise TimeoutError(f"no search result {timeout:.0f} s after restart: {last}")
+
+
+def rss_bytes(pid: int, descendants: bool = True) -> int:
+    """Resident memory (VmRSS in /proc/PID/status) of a process, with its descendants' unless
+    told otherwise; 0 for a process that is gone."""
+    pids = [pid]
+    if descendants:
+        parent: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        parent[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+        frontier = [pid]
+        for _ in range(8):  # a few levels of descendants are plenty
+            frontier = [c for c, p in parent.items() if p in frontier]
+            pids += frontier
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ Run from the repository root with the project's venv:
 Data: shared/data/pydocs-minilm-384 (20,000 x 384 unit vectors, COSINE, exact top-100 ground
 truth, meta.parquet `num` 0..999) when present; `--synthetic N` (or no pydocs folder) uses
 Gaussian-cluster data of shared/data/tools/gen_synth.py (N x `--dim`, `--metric`, default 128-d
-L2; without that script, a seeded generator of the same kind here), written once under
+L2; without that script, a seeded generator of the same kind in datasets.py), written once under
 /tmp/elanus-bench-data and reused. `--rows R` takes the first R rows (ground truth recomputed).
 
 Phases (`--phases`, default all three), each point searched one query per call, top 10, one
@@ -38,11 +38,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,13 +53,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also under lite's venv
 from common import (
-    SHARED,
     chosen_engines,
     driver_parser,
     emit,
     fmt,
     lite_python,
     local_client,
+    measure,
     ratio,
     render,
     run_engine,
@@ -73,25 +70,27 @@ from common import (
 from common import (
     run_served as serve_and_run,
 )
+from datasets import DEFAULT_DATA, K, exact_topk, read_set, synthetic
+from indexes import (
+    EF_CONSTRUCTION,
+    HNSW_M,
+    INDEX_TYPES,
+    build_faiss,
+    build_params,
+    faiss_params,
+    faiss_recipe,
+    label,
+    sweep,
+)
 
-DEFAULT_DATA = SHARED / "data" / "pydocs-minilm-384"
-GEN_SYNTH = SHARED / "data" / "tools" / "gen_synth.py"
-SYNTH_ROOT = Path("/tmp/elanus-bench-data")
 DEFAULT_OUT = Path("/tmp/elanus-bench/index.json")
 
-K = 10
 COLLECTION = "idx"
-HNSW_M, EF_CONSTRUCTION = 16, 200
-DISKANN_DEGREE, DISKANN_BUILD_LIST = 56, 100
-AUTO_M, AUTO_EF_CONSTRUCTION = 18, 240  # what elanus's AUTOINDEX builds on float vectors
-NRQ, NBITS = 2, 8
 FILTERS = {"1%": 10, "10%": 100, "50%": 500}  # selectivity -> `num <` bound; num in 0..999
 FILTER_TARGET = 0.95  # filtered recall@10 elanus must reach at every selectivity
 SCALE_SMALL = 20_000
-SEED = 20261126
 QUERIES, LITE_QUERIES = 200, 100
 BUDGET_S, LITE_BUDGET_S = 60.0, 15.0  # per point: no query started after this much
-WARMUP = 5
 BATCH_FLOATS = 1_000_000  # rows per insert call: this many floats (2,604 rows at 384-d)
 CALL_TIMEOUT_S = 600.0
 INDEX_WAIT_S = 900.0
@@ -99,265 +98,10 @@ WORKER_TIMEOUT_S = 3600.0
 
 ENGINES = ("faiss", "lite", "embedded", "served")
 SHORT = {"faiss": "faiss", "lite": "lite", "embedded": "emb", "served": "srv"}
-INDEX_TYPES = ("FLAT", "IVF_FLAT", "IVF_SQ8", "IVF_PQ", "IVF_RABITQ", "HNSW", "HNSW_SQ",
-               "HNSW_PQ", "HNSW_PRQ", "SCANN", "DISKANN", "AUTOINDEX")
-NPROBES = (1, 4, 16, 64)
-EFS = (16, 32, 64, 128, 256)
-
-
-# --------------------------------------------------------------------------------------------
-# what each index type is built and searched with (Milvus's names), and its faiss twin
-
-
-def nlist_for(rows: int) -> int:
-    """The power of two nearest sqrt(rows): 128 at 20,000 rows, 1024 at 1,000,000."""
-    return int(2 ** round(math.log2(max(4.0, math.sqrt(rows)))))
-
-
-def pq_m_for(dim: int) -> int:
-    """PQ sub-vectors: the largest divisor of dim not above dim / 8 (48 at 384-d, 16 at 128-d).
-
-    dim / 4 trains four-dimensional codebooks, which faiss does about 25 times slower at 384-d
-    (~50 s on 2 cores for 20,000 rows) for little recall; the PRQ of HNSW_PRQ gets the same code
-    size (m / nrq splits of nrq bytes)."""
-    return max(d for d in range(1, max(1, dim // 8) + 1) if dim % d == 0)
-
-
-def build_params(index_type: str, rows: int, dim: int, nlist: int, pq_m: int) -> dict[str, Any]:
-    nlist = nlist or nlist_for(rows)
-    pq_m = pq_m or pq_m_for(dim)
-    graph = {"M": HNSW_M, "efConstruction": EF_CONSTRUCTION}
-    return {
-        "FLAT": {},
-        "IVF_FLAT": {"nlist": nlist},
-        "IVF_SQ8": {"nlist": nlist},
-        "IVF_PQ": {"nlist": nlist, "m": pq_m, "nbits": NBITS},
-        "IVF_RABITQ": {"nlist": nlist, "refine": True, "refine_type": "SQ8"},
-        "HNSW": graph,
-        "HNSW_SQ": {**graph, "sq_type": "SQ8", "refine": True, "refine_type": "FP32"},
-        "HNSW_PQ": {**graph, "m": pq_m, "nbits": NBITS, "refine": True, "refine_type": "FP32"},
-        "HNSW_PRQ": {**graph, "m": max(1, pq_m // NRQ), "nbits": NBITS, "nrq": NRQ},
-        "SCANN": {"nlist": nlist, "with_raw_data": True},
-        "DISKANN": {"max_degree": DISKANN_DEGREE, "search_list_size": DISKANN_BUILD_LIST},
-        "AUTOINDEX": {},
-    }[index_type]
-
-
-def sweep(index_type: str) -> list[dict[str, Any]]:
-    """The search parameters of each point of an index type's sweep."""
-    if index_type in ("IVF_FLAT", "IVF_SQ8", "IVF_PQ"):
-        return [{"nprobe": p} for p in NPROBES]
-    if index_type == "IVF_RABITQ":
-        # rbq_query_bits 0 (Milvus's default) searches with the float query; 4 quantizes it
-        return [*({"nprobe": p, "refine_k": 2} for p in NPROBES),
-                {"nprobe": 64, "refine_k": 4}, {"nprobe": 64, "refine_k": 2, "rbq_query_bits": 4}]
-    if index_type == "SCANN":
-        return [*({"nprobe": p, "reorder_k": 100} for p in NPROBES),
-                {"nprobe": 64, "reorder_k": 200}]
-    if index_type == "DISKANN":
-        return [{"search_list": s} for s in (16, 32, 64, 100, 200)]
-    if index_type.startswith("HNSW"):
-        return [{"ef": e} for e in EFS]
-    return [{}]  # FLAT; AUTOINDEX with the engine's default search parameters
-
-
-def label(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in params.items()) or "default"
-
-
-def faiss_recipe(index_type: str, bp: dict[str, Any], dim: int) -> str:
-    """The faiss index standing for `index_type` (index_factory notation where it has one)."""
-    nlist, m = bp.get("nlist"), bp.get("m")
-    return {
-        "FLAT": "Flat",
-        "IVF_FLAT": f"IVF{nlist},Flat",
-        "IVF_SQ8": f"IVF{nlist},SQ8",
-        "IVF_PQ": f"IVF{nlist},PQ{m}x{NBITS}",
-        "IVF_RABITQ": f"RR{dim},IVF{nlist},RaBitQ,Refine(SQ8)",
-        "HNSW": f"HNSW{HNSW_M}",
-        "HNSW_SQ": f"HNSW{HNSW_M} graph, SQ8 codes, RFlat",
-        "HNSW_PQ": f"HNSW{HNSW_M} graph, PQ{m}x{NBITS} codes, RFlat",
-        "HNSW_PRQ": f"HNSW{HNSW_M} graph, PRQ{m}x{NRQ}x{NBITS} codes",
-        "SCANN": f"IVF{nlist},PQ{dim // 2}x4fs,RFlat",
-        "DISKANN": f"HNSW{DISKANN_DEGREE // 2} efConstruction {DISKANN_BUILD_LIST}",
-        "AUTOINDEX": f"HNSW{AUTO_M} efConstruction {AUTO_EF_CONSTRUCTION}",
-    }[index_type]
-
-
-def build_faiss(index_type: str, base: np.ndarray, metric: str, bp: dict[str, Any]
-                ) -> tuple[Any, list[Any]]:
-    """The faiss twin of `index_type` over `base` (already normalised for COSINE), and the
-    objects it points into, which must outlive it.
-
-    HNSW_SQ/PQ/PRQ build their graph on the raw rows (HNSW16, efConstruction 200), then search it
-    through the codes: building it through PQ or PRQ distances takes minutes on 2 cores. PRQ
-    codebooks train without refinement (faiss's default refinement takes ~8 minutes here).
-    """
-    import faiss
-
-    n, dim = base.shape
-    fm = faiss.METRIC_L2 if metric == "L2" else faiss.METRIC_INNER_PRODUCT
-    if index_type in ("HNSW", "DISKANN", "AUTOINDEX"):
-        m, efc = {"HNSW": (HNSW_M, EF_CONSTRUCTION), "AUTOINDEX": (AUTO_M, AUTO_EF_CONSTRUCTION),
-                  "DISKANN": (DISKANN_DEGREE // 2, DISKANN_BUILD_LIST)}[index_type]
-        index = faiss.IndexHNSWFlat(dim, m, fm)
-        index.hnsw.efConstruction = efc
-        index.add(base)
-        return index, []
-    if index_type in ("HNSW_SQ", "HNSW_PQ", "HNSW_PRQ"):
-        graph = faiss.IndexHNSWFlat(dim, HNSW_M, fm)
-        graph.hnsw.efConstruction = EF_CONSTRUCTION
-        graph.add(base)
-        if index_type == "HNSW_SQ":
-            codes = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit, fm)
-        elif index_type == "HNSW_PQ":
-            codes = faiss.IndexPQ(dim, bp["m"], NBITS, fm)
-        else:
-            codes = faiss.IndexProductResidualQuantizer(dim, bp["m"], NRQ, NBITS, fm)
-            for i in range(bp["m"]):
-                rq = faiss.downcast_AdditiveQuantizer(codes.prq.subquantizer(i))
-                rq.train_type = faiss.ResidualQuantizer.Train_default
-        codes.train(base)
-        codes.add(base)
-        index = faiss.IndexHNSW(codes, HNSW_M)
-        index.hnsw = graph.hnsw  # a copy: the raw rows go with `graph`
-        index.ntotal, index.is_trained = n, True
-        if bp.get("refine"):
-            return faiss.IndexRefineFlat(index, faiss.swig_ptr(base)), [index, codes]
-        return index, [codes]
-    if index_type == "FLAT":
-        index = faiss.IndexFlat(dim, fm)
-    else:
-        recipe = faiss_recipe(index_type, bp, dim)
-        index = faiss.index_factory(dim, recipe, fm)
-        if index_type == "IVF_PQ":  # Hamming pre-filtering, which is never used here
-            faiss.downcast_index(index).do_polysemous_training = False
-        index.train(base)
-    index.add(base)
-    return index, []
-
-
-def faiss_params(index_type: str, params: dict[str, Any], sel: Any) -> tuple[Any, list[Any]]:
-    """faiss search parameters for one sweep point (nested as the index is), the filter selector
-    at the bottom; the second value keeps the nested objects alive."""
-    import faiss
-
-    leaf: Any
-    if index_type == "FLAT":
-        leaf = faiss.SearchParameters()
-    elif index_type == "IVF_RABITQ":
-        leaf = faiss.IVFRaBitQSearchParameters()
-        leaf.nprobe, leaf.qb = params["nprobe"], params.get("rbq_query_bits", 0)
-    elif "nprobe" in params:
-        leaf = faiss.SearchParametersIVF()
-        leaf.nprobe = params["nprobe"]
-    else:  # graphs: ef, DISKANN's search_list, or elanus's default (16) for AUTOINDEX
-        leaf = faiss.SearchParametersHNSW()
-        leaf.efSearch = max(params.get("ef", 0), params.get("search_list", 0), 16, K)
-    if sel is not None:
-        leaf.sel = sel
-    keep, outer = [leaf], leaf
-    if index_type == "IVF_RABITQ":
-        outer = faiss.SearchParametersPreTransform()
-        outer.index_params = leaf
-        keep.append(outer)
-    factor = {"IVF_RABITQ": params.get("refine_k", 1), "HNSW_SQ": 1, "HNSW_PQ": 1,
-              "SCANN": params.get("reorder_k", K) / K}.get(index_type)
-    if factor is not None:
-        refine = faiss.IndexRefineSearchParameters()
-        refine.k_factor, refine.base_index_params = float(factor), outer
-        keep.append(refine)
-        outer = refine
-    return outer, keep
 
 
 # --------------------------------------------------------------------------------------------
 # data (driver)
-
-
-def exact_topk(queries: np.ndarray, base: np.ndarray, metric: str,
-               rows: np.ndarray | None = None, k: int = K) -> np.ndarray:
-    """Exact top-k row numbers of `base` (only `rows` when given), best first, in chunks."""
-    ids = np.arange(len(base)) if rows is None else rows
-    q = queries.astype(np.float32)
-    if metric == "COSINE":
-        q = q / np.linalg.norm(q, axis=1, keepdims=True)
-    best_s = np.full((len(q), 0), -np.inf, dtype=np.float32)
-    best_i = np.zeros((len(q), 0), dtype=np.int64)
-    for s in range(0, len(ids), 100_000):
-        chunk = ids[s: s + 100_000]
-        b = np.asarray(base[chunk], dtype=np.float32)
-        if metric == "COSINE":
-            b = b / np.linalg.norm(b, axis=1, keepdims=True)
-        sims = q @ b.T  # larger is closer
-        if metric == "L2":
-            sims = 2 * sims - (b * b).sum(1)[None, :]
-        kk = min(k, len(chunk))
-        part = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
-        all_s = np.concatenate([best_s, np.take_along_axis(sims, part, axis=1)], axis=1)
-        all_i = np.concatenate([best_i, chunk[part]], axis=1)
-        order = np.argsort(-all_s, axis=1, kind="stable")[:, :k]
-        best_s = np.take_along_axis(all_s, order, axis=1)
-        best_i = np.take_along_axis(all_i, order, axis=1)
-    return best_i
-
-
-def generate(out: Path, n: int, dim: int, metric: str, nq: int = 1000) -> None:
-    """Gaussian clusters (seeded) in gen_synth.py's layout: base, queries, gt, num."""
-    rng = np.random.default_rng(SEED)
-    clusters = max(1, min(1000, n // 20))
-    centres = rng.standard_normal((clusters, dim), dtype=np.float32)
-    width = rng.uniform(0.2, 0.6, clusters).astype(np.float32)
-
-    def draw(m: int) -> np.ndarray:
-        c = rng.integers(0, clusters, m)
-        x = centres[c] + rng.standard_normal((m, dim), dtype=np.float32) * width[c, None]
-        return x / np.linalg.norm(x, axis=1, keepdims=True) if metric == "COSINE" else x
-
-    out.mkdir(parents=True, exist_ok=True)
-    base = np.concatenate([draw(min(100_000, n - s)) for s in range(0, n, 100_000)])
-    queries = draw(nq)
-    np.save(out / "base.npy", base)
-    np.save(out / "queries.npy", queries)
-    np.save(out / "gt.npy", exact_topk(queries, base, metric, k=100))
-    np.save(out / "num.npy", rng.integers(0, 1000, n))
-    (out / "dataset.json").write_text(json.dumps({"n_base": n, "dim": dim, "metric": metric,
-                                                  "generator": "index_bench.generate"}))
-
-
-def synthetic(n: int, dim: int, metric: str) -> Path:
-    """The folder of an n x dim synthetic set, generated on first use (gen_synth.py if present)."""
-    out = SYNTH_ROOT / f"synth-{n}-{dim}-{metric}"
-    info = out / "dataset.json"
-    if info.exists():
-        return out
-    print(f"[data] generating {out}", file=sys.stderr, flush=True)
-    if GEN_SYNTH.exists():
-        subprocess.run([sys.executable, str(GEN_SYNTH), "--out", str(out), "--n", str(n),
-                        "--dim", str(dim), "--metric", metric], check=True, timeout=1800,
-                       stdout=sys.stderr)
-    else:
-        generate(out, n, dim, metric)
-    return out
-
-
-def read_set(folder: Path, metric: str) -> dict[str, Any]:
-    """base (memory-mapped), queries, gt, num and metric of a data folder."""
-    base = np.load(folder / "base.npy", mmap_mode="r")
-    if (folder / "num.npy").exists():
-        num = np.load(folder / "num.npy")
-    else:
-        import pyarrow.parquet as pq
-
-        meta = pq.read_table(folder / "meta.parquet", columns=["pk", "num"])
-        if not (meta.column("pk").to_numpy() == np.arange(len(base))).all():
-            raise ValueError(f"{folder}/meta.parquet: pk is not the row number")
-        num = meta.column("num").to_numpy()
-    if (folder / "dataset.json").exists():
-        metric = json.loads((folder / "dataset.json").read_text()).get("metric", metric)
-    return {"base_path": str(folder / "base.npy"), "base": base, "metric": metric,
-            "queries": np.load(folder / "queries.npy"), "gt": np.load(folder / "gt.npy"),
-            "num": num.astype(np.int64)}
 
 
 def save_set(root: Path, name: str, s: dict[str, Any], rows: int, nq: int,
@@ -448,29 +192,6 @@ def load_set(workdir: Path, cfg: dict[str, Any], name: str) -> dict[str, Any]:
             "queries": np.load(workdir / f"{name}_queries.npy"),
             "num": np.load(workdir / f"{name}_num.npy"),
             "truth": lambda key: np.load(workdir / f"{key}.npy")}
-
-
-def measure(search_one: Callable[[Any], list[int]], queries: list[Any], truth: np.ndarray,
-            budget: float) -> dict[str, Any]:
-    """recall@10, QPS and p50/p99 ms of one query per call, after WARMUP untimed calls; no query
-    starts once `budget` s are spent."""
-    for q in queries[:WARMUP]:
-        search_one(q)
-    found: list[list[int]] = []
-    lat: list[float] = []
-    t_begin = time.perf_counter()
-    for q in queries:
-        t0 = time.perf_counter()
-        found.append(search_one(q))
-        lat.append(time.perf_counter() - t0)
-        if time.perf_counter() - t_begin >= budget:
-            break
-    elapsed = time.perf_counter() - t_begin
-    n = len(found)
-    hits = sum(len(set(f) & set(t.tolist())) for f, t in zip(found, truth[:n]))
-    return {"n": n, "recall": hits / float(truth[:n].size), "qps": n / elapsed,
-            "p50_ms": statistics.median(lat) * 1e3,
-            "p99_ms": float(np.percentile(lat, 99)) * 1e3}
 
 
 def truth_of(d: dict[str, Any], point: dict[str, Any], dataset: str) -> np.ndarray:

@@ -55,6 +55,7 @@ from common import (
     connect,
     driver_parser,
     emit,
+    first_results,
     fmt,
     free_port,
     lite_python,
@@ -359,24 +360,11 @@ def build_restart_collection(client: Any, workdir: Path, n: int, index_type: str
 def first_query(client: Any, q: list[float], probe: int, index_type: str, t0: float,
                 r: dict[str, Any]) -> None:
     """Search until results come back (bounded); figures relative to `t0`."""
-    last: Exception | None = None
-    loaded_by_us = False
-    while time.perf_counter() - t0 < FIRST_QUERY_S:
-        try:
-            res = client.search("rst", data=[q], limit=10, search_params=search_params(index_type))
-            if res and len(res[0]):
-                r["restart_first_query_s"] = time.perf_counter() - t0
-                r["after_top1_ok"] = int(res[0][0]["id"]) == probe
-                r["restart_needed_load"] = loaded_by_us
-                return
-        except Exception as exc:  # noqa: BLE001 - not ready yet (or not loaded)
-            last = exc
-            if "load" in str(exc).lower() and not loaded_by_us:
-                client.load_collection("rst", timeout=FIRST_QUERY_S)
-                loaded_by_us = True
-                continue
-        time.sleep(0.02)
-    raise TimeoutError(f"no search result {FIRST_QUERY_S:.0f} s after restart: {last}")
+    res, r["restart_first_query_s"], needed_load = first_results(
+        lambda: client.search("rst", data=[q], limit=10, search_params=search_params(index_type)),
+        lambda: client.load_collection("rst", timeout=FIRST_QUERY_S), t0, FIRST_QUERY_S)
+    r["after_top1_ok"] = int(res[0][0]["id"]) == probe
+    r["restart_needed_load"] = needed_load
 
 
 def count_rows(client: Any, r: dict[str, Any]) -> None:
