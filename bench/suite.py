@@ -37,7 +37,7 @@ IDSelectorBitmap, reopen = read_index) runs the same search loops.
 Output: one table per data set (rows: workload / metric; columns: faiss, embedded, served, lite
 and the ratios embedded/faiss, served/faiss, embedded/lite, served/lite) on stdout, JSON to
 bench/results/latest.json (`--out`), the same tables as Markdown with `--markdown FILE`.
-`--quick`: pydocs only, 200 queries per point (milvus-lite 50), budgets 5 s, 2 minutes or so.
+`--quick`: pydocs only, 200 queries per point (milvus-lite 50), budgets 5 s, about 75 s.
 """
 
 from __future__ import annotations
@@ -106,8 +106,9 @@ FILTER_EF = 64
 NUM_FILTERS = {"1%": 10, "10%": 100, "50%": 500}  # `num < bound`
 JSON_FILTER = 'meta["a"] < 100'
 ARRAY_FILTER = "array_contains(tags, 7)"
-DELETE_FILTER = "num >= 900"
-SCALAR_FILTER = "num < 500"
+DELETE_BOUND, SCALAR_BOUND = 900, 500
+DELETE_FILTER = f"num >= {DELETE_BOUND}"  # 10% of rows
+SCALAR_FILTER = f"num < {SCALAR_BOUND}"
 QUERY_LIMIT = 1000
 GET_IDS = 100
 REPS = 20  # calls per scalar workload (budget permitting)
@@ -147,7 +148,7 @@ def passing(num: np.ndarray, meta_a: np.ndarray, tags: np.ndarray) -> dict[str, 
     masks = {f"f{sel[:-1]}": num < bound for sel, bound in NUM_FILTERS.items()}
     masks["fjson"] = meta_a < 100
     masks["farray"] = (tags == 7).any(axis=1)
-    masks["deleted"] = num < 900  # what remains after DELETE_FILTER
+    masks["deleted"] = num < DELETE_BOUND  # what remains after DELETE_FILTER
     return masks
 
 
@@ -183,8 +184,8 @@ def prepare(name: str, args: argparse.Namespace) -> dict[str, Any]:
         np.save(cache / f"gt_{key}.npy", exact_topk(queries, base, s["metric"],
                                                     np.flatnonzero(mask)))
         fractions[key] = float(mask.mean())
-    extra = {"fractions": fractions, "count_expected": int((num < 500).sum()),
-             "deleted_expected": int((num >= 900).sum()),
+    extra = {"fractions": fractions, "count_expected": int((num < SCALAR_BOUND).sum()),
+             "deleted_expected": int((num >= DELETE_BOUND).sum()),
              "truth_s": time.perf_counter() - t0}
     info.write_text(json.dumps({**desc, **extra}))
     return {**desc, **extra}
