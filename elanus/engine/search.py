@@ -378,10 +378,12 @@ def _choose(ranked: _Ranking, views: list[SegmentView], pk_name: str,
             metric: str) -> _Chosen:
     nq = ranked.off.shape[0]
     valid = ranked.off >= 0
-    if ranked.horizon is not None:
-        valid &= goodness(ranked.score, metric) >= ranked.horizon[:, None]
-    if window.bounded:
-        valid &= window.holds(goodness(ranked.score, metric))
+    if ranked.horizon is not None or window.bounded:
+        g = goodness(ranked.score, metric)
+        if ranked.horizon is not None:
+            valid &= g >= ranked.horizon[:, None]
+        if window.bounded:
+            valid &= window.holds(g)
     off, seg, score = ranked.off[valid], ranked.seg[valid], ranked.score[valid]
     owner = np.repeat(np.arange(nq), valid.sum(axis=1))
     pks, codes = _hit_keys(views, seg, off, pk_name)
@@ -408,8 +410,7 @@ def _hit_keys(views: list[SegmentView], seg: npt.NDArray[np.int32], off: npt.NDA
     numeric = [v.keys for v in views]
     if numeric[0] is None:
         pks = single_array(gather(views, seg, off, (pk_name,)).column(pk_name))
-        codes = pc.dictionary_encode(pks).indices.to_numpy(zero_copy_only=False)
-        return pks, codes.astype(np.int64)
+        return pks, _codes(pks)
     if len(seg) and (seg == seg[0]).all():
         keys = np.asarray(numeric[int(seg[0])])[off]
     else:
@@ -469,7 +470,8 @@ def _choose_groups(off: npt.NDArray[np.int64], seg: npt.NDArray[np.int32],
 
 
 def _codes(values: pa.Array) -> npt.NDArray[np.int64]:
-    """An integer per group-by value (null is a group of its own)."""
+    """An integer per value, equal exactly where the values are (null is a value of its
+    own): group-by values, VARCHAR primary keys."""
     encoded = pc.dictionary_encode(values, null_encoding="encode").indices
     codes: npt.NDArray[np.int64] = encoded.to_numpy(zero_copy_only=False).astype(np.int64)
     return codes

@@ -41,11 +41,6 @@ NEVER = np.iinfo(np.uint64).max  # the delete timestamp of a row no tombstone ha
 MAX_CHUNKS = 32  # a growing segment merges its insert batches past this many
 
 
-def integer_keys(schema: CollectionSchema) -> bool:
-    """Whether the primary keys are integers (else VARCHAR)."""
-    return bool(pa.types.is_integer(schema.primary.arrow_type))
-
-
 def spelled_out(mask: Mask | None, n: int) -> Mask:
     """A visibility or filter mask of `n` rows, None (every row) spelled out."""
     return np.ones(n, dtype=bool) if mask is None else mask
@@ -227,7 +222,7 @@ class GrowingSegment(Segment):
                               if f.dtype == DataType.BINARY_VECTOR})
         self._ts = _Buffer(np.dtype(np.uint64))
         self._delete_ts = _Buffer(np.dtype(np.uint64))
-        self._keys = _Buffer(np.dtype(np.int64)) if integer_keys(schema) else None
+        self._keys = _Buffer(np.dtype(np.int64)) if schema.primary.dtype.is_integer else None
         self._lock = threading.Lock()
         self.num_rows = 0
         self.nbytes = 0
@@ -307,7 +302,7 @@ class SealedSegment(Segment):
         self._table = conform(table, schema).combine_chunks()
         self.num_rows = table.num_rows
         self._pks = self._table.column(schema.primary.name).combine_chunks()
-        self._keys = self._pks.to_numpy() if integer_keys(schema) else None
+        self._keys = self._pks.to_numpy() if schema.primary.dtype.is_integer else None
         self._ts = self._table.column(TIMESTAMP_COLUMN).to_numpy()
         self._delete_ts = np.full(self.num_rows, NEVER, dtype=np.uint64)
         self._raw = {f.name: search_base(self._table.column(f.name), f)
