@@ -55,6 +55,21 @@ def default_server_python() -> str:
 # driver
 
 
+def point_options(p: argparse.ArgumentParser, queries: int, lite_queries: int, budget_s: float,
+                  lite_budget_s: float) -> None:
+    """--queries, --lite-queries, --budget and --lite-budget of a driver that measures points
+    (one search setting each): queries per point, and seconds after which no new query starts,
+    for elanus and faiss and for milvus-lite."""
+    p.add_argument("--queries", type=int, default=queries,
+                   help=f"queries per point (default {queries})")
+    p.add_argument("--lite-queries", type=int, default=lite_queries,
+                   help=f"queries per point, milvus-lite (default {lite_queries})")
+    p.add_argument("--budget", type=float, default=budget_s,
+                   help=f"s per point, then no new query (default {budget_s:.0f})")
+    p.add_argument("--lite-budget", type=float, default=lite_budget_s,
+                   help=f"the same for milvus-lite (default {lite_budget_s:.0f})")
+
+
 def driver_parser(description: str | None, default_out: Path,
                   worker_timeout: float) -> argparse.ArgumentParser:
     """A parser with the options every driver takes: --with-lite, --lite-venv, --out,

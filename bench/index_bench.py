@@ -60,6 +60,7 @@ from common import (
     lite_python,
     local_client,
     measure,
+    point_options,
     ratio,
     render,
     run_engine,
@@ -635,14 +636,7 @@ def main() -> int:
                    help=f"comma list subset of {','.join(INDEX_TYPES)}")
     p.add_argument("--phases", default="", help="comma list subset of index,filter,scale")
     p.add_argument("--engines", default="", help="comma list subset of faiss,embedded,served,lite")
-    p.add_argument("--queries", type=int, default=QUERIES,
-                   help=f"queries per point (default {QUERIES})")
-    p.add_argument("--lite-queries", type=int, default=LITE_QUERIES,
-                   help=f"queries per point, milvus-lite (default {LITE_QUERIES})")
-    p.add_argument("--budget", type=float, default=BUDGET_S,
-                   help=f"s per point, then no new query (default {BUDGET_S:.0f})")
-    p.add_argument("--lite-budget", type=float, default=LITE_BUDGET_S,
-                   help=f"the same for milvus-lite (default {LITE_BUDGET_S:.0f})")
+    point_options(p, QUERIES, LITE_QUERIES, BUDGET_S, LITE_BUDGET_S)
     p.add_argument("--nlist", type=int, default=0, help="IVF lists (default: ~sqrt(rows))")
     p.add_argument("--pq-m", type=int, default=0, help="PQ sub-vectors (default: dim / 8)")
     p.add_argument("--scale-rows", type=int, default=100_000,

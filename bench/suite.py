@@ -72,6 +72,7 @@ from common import (
     local_client,
     measure,
     measure_threads,
+    point_options,
     ratio,
     render,
     rss_bytes,
@@ -784,14 +785,7 @@ def main() -> int:
                    help="pydocs-minilm-384 folder (generated 20,000 x 384 when missing)")
     p.add_argument("--rows", type=int, default=0, help="use only the first ROWS rows of each set")
     p.add_argument("--engines", default="", help="comma list subset of faiss,embedded,served,lite")
-    p.add_argument("--queries", type=int, default=QUERIES,
-                   help=f"queries per point (default {QUERIES})")
-    p.add_argument("--lite-queries", type=int, default=LITE_QUERIES,
-                   help=f"queries per point, milvus-lite (default {LITE_QUERIES})")
-    p.add_argument("--budget", type=float, default=BUDGET_S,
-                   help=f"s per point, then no new query (default {BUDGET_S:.0f})")
-    p.add_argument("--lite-budget", type=float, default=LITE_BUDGET_S,
-                   help=f"the same for milvus-lite (default {LITE_BUDGET_S:.0f})")
+    point_options(p, QUERIES, LITE_QUERIES, BUDGET_S, LITE_BUDGET_S)
     p.add_argument("--markdown", default="", help="also write the tables as Markdown to FILE")
     args = p.parse_args()
     return worker_main(args) if args.engine else driver_main(args)
