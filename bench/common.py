@@ -131,6 +131,29 @@ def emit(result: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def worker_result(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A worker's result: what `run()` returns, or the failure with its traceback; with the
+    wall time (s) either way."""
+    t0 = time.perf_counter()
+    try:
+        r = run()
+    except Exception as exc:  # noqa: BLE001 - the driver reports it
+        r = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    r["wall_s"] = time.perf_counter() - t0
+    return r
+
+
+def worker_problems(engine: str, r: Mapping[str, Any]) -> Iterator[str]:
+    """Lines below a driver's table for one engine's worker: its failure with the traceback,
+    and a server that did not stop cleanly."""
+    if "error" in r:
+        yield f"[{engine}] ERROR {r['error']}"
+        if r.get("traceback"):
+            yield r["traceback"]
+    if r.get("stop_problem"):
+        yield f"[{engine}] stop_problem: {r['stop_problem']}"
+
+
 def run_worker(script: Path, engine: str, python: str, workdir: Path, extra: Sequence[str],
                timeout: float, label: str = "") -> dict[str, Any]:
     """Run `script --engine ENGINE --workdir DIR ...` under `python`; its BENCH_JSON result."""

@@ -68,6 +68,8 @@ from common import (
     run_engine,
     wait_index,
     work_dir,
+    worker_problems,
+    worker_result,
     write_report,
 )
 from common import (
@@ -361,13 +363,8 @@ def run_served(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def worker_main(args: argparse.Namespace) -> int:
     cfg = json.loads((Path(args.workdir) / "cfg.json").read_text())
-    t0 = time.perf_counter()
-    try:
-        r = run_served(cfg) if args.engine == "served" else run_local(args.engine, cfg)
-    except Exception as exc:  # noqa: BLE001
-        r = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    r["wall_s"] = time.perf_counter() - t0
-    emit(r)
+    emit(worker_result(lambda: run_served(cfg) if args.engine == "served"
+                       else run_local(args.engine, cfg)))
     return 0
 
 
@@ -515,12 +512,7 @@ def problems(results: dict[str, dict[str, Any]], checks: dict[str, dict[str, Any
              ) -> Iterator[str]:
     """Lines for what went wrong or was refused, below the table."""
     for engine, r in results.items():
-        if "error" in r:
-            yield f"[{engine}] ERROR {r['error']}"
-            if r.get("traceback"):
-                yield r["traceback"]
-        if r.get("stop_problem"):
-            yield f"[{engine}] stop_problem: {r['stop_problem']}"
+        yield from worker_problems(engine, r)
         for phase, p in r.get("phases", {}).items():
             for name, idx in p.get("indexes", {}).items():
                 if "refused" in idx:

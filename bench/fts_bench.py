@@ -72,6 +72,8 @@ from common import (
     run_engine,
     wait_index,
     work_dir,
+    worker_problems,
+    worker_result,
     write_report,
 )
 from common import (
@@ -471,17 +473,14 @@ def run_local(engine: str, cfg: dict[str, Any], workdir: Path) -> dict[str, Any]
 def worker_main(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir)
     cfg = json.loads((workdir / "cfg.json").read_text())
-    t0 = time.perf_counter()
-    try:
+
+    def run() -> dict[str, Any]:
         if args.engine == "served":
-            r = serve_and_run(cfg["server_python"], "fts-srv-", lambda client, res: workload(
+            return serve_and_run(cfg["server_python"], "fts-srv-", lambda client, res: workload(
                 client, cfg, workdir, cfg["budget_s"], res))
-        else:
-            r = run_local(args.engine, cfg, workdir)
-    except Exception as exc:  # noqa: BLE001
-        r = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    r["wall_s"] = time.perf_counter() - t0
-    emit(r)
+        return run_local(args.engine, cfg, workdir)
+
+    emit(worker_result(run))
     return 0
 
 
@@ -578,14 +577,9 @@ def relevance_rows(checks: dict[str, dict[str, Any]], engines: list[str]) -> lis
 def problems(results: dict[str, dict[str, Any]], checks: dict[str, dict[str, Any]]
              ) -> Iterator[str]:
     for engine, r in results.items():
-        if "error" in r:
-            yield f"[{engine}] ERROR {r['error']}"
-            if r.get("traceback"):
-                yield r["traceback"]
+        yield from worker_problems(engine, r)
         if r.get("match_unavailable"):
             yield f"[{engine}] text_match not available: {r['match_unavailable']}"
-        if r.get("stop_problem"):
-            yield f"[{engine}] stop_problem: {r['stop_problem']}"
         mism = checks.get(engine, {}).get("match_count", {}).get("mismatches")
         if mism:
             yield f"[{engine}] text_match count mismatches (pair, got, want): {mism}"

@@ -66,6 +66,8 @@ from common import (
     run_engine,
     wait_index,
     work_dir,
+    worker_problems,
+    worker_result,
     write_report,
 )
 from common import (
@@ -388,18 +390,15 @@ def run_served(cfg: dict[str, Any], workdir: Path) -> dict[str, Any]:
 def worker_main(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir)
     cfg = json.loads((workdir / "cfg.json").read_text())
-    t0 = time.perf_counter()
-    try:
+
+    def run() -> dict[str, Any]:
         if args.engine == "faiss":
-            r = run_faiss(workdir, cfg)
-        elif args.engine == "served":
-            r = run_served(cfg, workdir)
-        else:
-            r = run_local(args.engine, cfg, workdir)
-    except Exception as exc:  # noqa: BLE001
-        r = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    r["wall_s"] = time.perf_counter() - t0
-    emit(r)
+            return run_faiss(workdir, cfg)
+        if args.engine == "served":
+            return run_served(cfg, workdir)
+        return run_local(args.engine, cfg, workdir)
+
+    emit(worker_result(run))
     return 0
 
 
@@ -543,12 +542,7 @@ def render_scale(results: dict[str, dict[str, Any]], datasets: dict[str, Any]) -
 def problems(results: dict[str, dict[str, Any]]) -> Iterator[str]:
     """Full messages of refusals and failures, below the tables."""
     for engine, r in results.items():
-        if "error" in r:
-            yield f"[{engine}] ERROR {r['error']}"
-            if r.get("traceback"):
-                yield r["traceback"]
-        if r.get("stop_problem"):
-            yield f"[{engine}] stop_problem: {r['stop_problem']}"
+        yield from worker_problems(engine, r)
         for u in r.get("units", []):
             where = f"[{engine}] {u['dataset']} {u['index_type']}"
             if "refused" in u:

@@ -46,6 +46,7 @@ from common import (
     start_server,
     stop_server,
     work_dir,
+    worker_result,
     write_report,
 )
 from common import run_worker as _run_worker
@@ -350,22 +351,19 @@ def run_lite(workdir: Path, info: dict[str, Any]) -> dict[str, Any]:
 def worker_main(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir)
     info = json.loads((workdir / "info.json").read_text())
-    t0 = time.perf_counter()
-    try:
+
+    def run() -> dict[str, Any]:
         if args.engine == "faiss":
-            r = run_faiss(workdir)
-        elif args.engine == "embedded":
-            r = run_embedded(workdir, info)
-        elif args.engine == "served":
-            r = run_served(workdir, info, args.server_python)
-        elif args.engine == "lite":
-            r = run_lite(workdir, info)
-        else:
-            raise ValueError(args.engine)
-    except Exception as exc:  # noqa: BLE001
-        r = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    r["wall_s"] = time.perf_counter() - t0
-    emit(r)
+            return run_faiss(workdir)
+        if args.engine == "embedded":
+            return run_embedded(workdir, info)
+        if args.engine == "served":
+            return run_served(workdir, info, args.server_python)
+        if args.engine == "lite":
+            return run_lite(workdir, info)
+        raise ValueError(args.engine)
+
+    emit(worker_result(run))
     return 0
 
 

@@ -66,6 +66,7 @@ from common import (
     start_server,
     stop_server,
     work_dir,
+    worker_result,
     write_report,
 )
 
@@ -482,16 +483,8 @@ def run_served(phase: str, workdir: Path, cfg: dict[str, Any]) -> dict[str, Any]
 def worker_main(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir)
     cfg = json.loads((workdir / "cfg.json").read_text())
-    t0 = time.perf_counter()
-    try:
-        if args.engine == "served":
-            r = run_served(args.phase, workdir, cfg)
-        else:
-            r = run_local(args.engine, args.phase, workdir, cfg)
-    except Exception as exc:  # noqa: BLE001
-        r = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    r["wall_s"] = time.perf_counter() - t0
-    emit(r)
+    emit(worker_result(lambda: run_served(args.phase, workdir, cfg) if args.engine == "served"
+                       else run_local(args.engine, args.phase, workdir, cfg)))
     return 0
 
 

@@ -81,6 +81,7 @@ from common import (
     stop_server,
     wait_index,
     work_dir,
+    worker_result,
     write_report,
 )
 from datasets import (
@@ -574,13 +575,9 @@ def load_average() -> float:
 
 def worker_main(args: argparse.Namespace) -> int:
     cfg = json.loads((Path(args.workdir) / "cfg.json").read_text())
-    t0 = time.perf_counter()
     load = load_average()
-    try:
-        r = run_faiss(cfg) if args.engine == "faiss" else run_milvus(args.engine, cfg)
-    except Exception as exc:  # noqa: BLE001
-        r = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    r["wall_s"] = time.perf_counter() - t0
+    r = worker_result(lambda: run_faiss(cfg) if args.engine == "faiss"
+                      else run_milvus(args.engine, cfg))
     r["loadavg"] = [load, load_average()]
     emit(r)
     return 0

@@ -51,6 +51,7 @@ from common import (
     render,
     run_engine,
     work_dir,
+    worker_result,
     write_report,
 )
 from common import (
@@ -173,16 +174,8 @@ def run_served(vtype: str, cfg: dict[str, Any]) -> dict[str, Any]:
 
 def worker_main(args: argparse.Namespace) -> int:
     cfg = json.loads((Path(args.workdir) / "cfg.json").read_text())
-    t0 = time.perf_counter()
-    try:
-        if args.engine == "served":
-            r = run_served(args.vtype, cfg)
-        else:
-            r = run_local(args.engine, args.vtype, cfg)
-    except Exception as exc:  # noqa: BLE001
-        r = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    r["wall_s"] = time.perf_counter() - t0
-    emit(r)
+    emit(worker_result(lambda: run_served(args.vtype, cfg) if args.engine == "served"
+                       else run_local(args.engine, args.vtype, cfg)))
     return 0
 
 
