@@ -259,33 +259,42 @@ def local_client(engine: str) -> tuple[Any, str, Callable[[str], None]]:
 # measuring (worker)
 
 
-def measure(search_one: Callable[[Any], list[int]], queries: list[Any], truth: Any,
-            budget: float, warmup: int = WARMUP) -> dict[str, Any]:
-    """recall@10, QPS and p50/p99 ms of one query per call, after `warmup` untimed calls; no
-    query starts once `budget` s are spent (the warm-up has a budget of its own; at least one
-    query is measured). `truth` holds each query's exact top-k row ids."""
+def timed_calls(call: Callable[[Any], Any], items: Sequence[Any], budget: float,
+                warmup: int = WARMUP) -> tuple[list[Any], dict[str, Any]]:
+    """`call(item)` one item at a time after `warmup` untimed calls on the first items; no call
+    starts once `budget` s are spent (the warm-up has a budget of its own; at least one call
+    is timed). The results, and n, QPS and p50/p99 ms of the timed calls."""
     import numpy as np
 
     t_warm = time.perf_counter()
-    for q in queries[:warmup]:
-        search_one(q)
+    for item in items[:warmup]:
+        call(item)
         if time.perf_counter() - t_warm >= budget:
             break
-    found: list[list[int]] = []
+    out: list[Any] = []
     lat: list[float] = []
     t_begin = time.perf_counter()
-    for q in queries:
+    for item in items:
         t0 = time.perf_counter()
-        found.append(search_one(q))
+        out.append(call(item))
         lat.append(time.perf_counter() - t0)
         if time.perf_counter() - t_begin >= budget:
             break
     elapsed = time.perf_counter() - t_begin
+    return out, {"n": len(out), "qps": len(out) / elapsed,
+                 "p50_ms": statistics.median(lat) * 1e3,
+                 "p99_ms": float(np.percentile(lat, 99)) * 1e3}
+
+
+def measure(search_one: Callable[[Any], list[int]], queries: list[Any], truth: Any,
+            budget: float, warmup: int = WARMUP) -> dict[str, Any]:
+    """recall@10, QPS and p50/p99 ms of one query per call (`timed_calls`). `truth` holds each
+    query's exact top-k row ids."""
+    found, stats = timed_calls(search_one, queries, budget, warmup)
     n = len(found)
     hits = sum(len(set(f) & set(t.tolist())) for f, t in zip(found, truth[:n]))
-    return {"n": n, "recall": hits / float(truth[:n].size), "qps": n / elapsed,
-            "p50_ms": statistics.median(lat) * 1e3,
-            "p99_ms": float(np.percentile(lat, 99)) * 1e3}
+    return {"n": n, "recall": hits / float(truth[:n].size), "qps": stats["qps"],
+            "p50_ms": stats["p50_ms"], "p99_ms": stats["p99_ms"]}
 
 
 def measure_threads(searchers: Sequence[Callable[[Any], list[int]]], queries: list[Any],

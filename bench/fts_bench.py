@@ -70,6 +70,7 @@ from common import (
     ratio,
     render,
     run_engine,
+    timed_calls,
     wait_index,
     work_dir,
     worker_problems,
@@ -93,7 +94,6 @@ PARAGRAPHS = 20_000
 SCALE_DOCS = 500_000
 QUERIES, MATCH_PAIRS = 500, 100
 MATCH_DF = (0.001, 0.05)  # text_match words: document frequency between these shares
-WARMUP = 5
 BUDGET_S, LITE_BUDGET_S = 120.0, 120.0  # per workload: no call started after this much
 REL_TOL = 1e-4  # float32 scores against float64 ones
 CALL_TIMEOUT_S = 600.0
@@ -327,23 +327,10 @@ def summarize(checks: list[dict[str, Any]]) -> dict[str, Any]:
 # workload (worker)
 
 
-def timed(call: Callable[[Any], Any], items: Sequence[Any], budget: float,
-          warmup: int = WARMUP) -> dict[str, Any]:
-    """p50/p99 ms and QPS of `call(item)` one at a time, after `warmup` untimed calls; no call
-    starts once `budget` s are spent. "out" holds the results."""
-    for item in items[:warmup]:
-        call(item)
-    out, lat = [], []
-    t_begin = time.perf_counter()
-    for item in items:
-        t0 = time.perf_counter()
-        out.append(call(item))
-        lat.append(time.perf_counter() - t0)
-        if time.perf_counter() - t_begin >= budget:
-            break
-    elapsed = time.perf_counter() - t_begin
-    return {"n": len(lat), "qps": len(lat) / elapsed, "p50_ms": statistics.median(lat) * 1e3,
-            "p99_ms": float(np.percentile(lat, 99)) * 1e3, "out": out}
+def timed(call: Callable[[Any], Any], items: Sequence[Any], budget: float) -> dict[str, Any]:
+    """`timed_calls`'s figures; "out" holds the results."""
+    out, stats = timed_calls(call, items, budget)
+    return {**stats, "out": out}
 
 
 def create(client: Any, match: bool) -> bool:

@@ -46,7 +46,6 @@ import argparse
 import gc
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -79,6 +78,7 @@ from common import (
     run_engine,
     start_server,
     stop_server,
+    timed_calls,
     wait_index,
     work_dir,
     worker_result,
@@ -367,16 +367,8 @@ def searcher(client: Any, metric: str, params: dict[str, Any], flt: str = ""
 def timed(call: Callable[[], Any], reps: int, budget: float) -> tuple[float, Any, int]:
     """p50 ms of `call` over `reps` calls after one untimed call (no call after `budget` s),
     the last result and the number of timed calls."""
-    res = call()
-    lat: list[float] = []
-    t_begin = time.perf_counter()
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        res = call()
-        lat.append(time.perf_counter() - t0)
-        if time.perf_counter() - t_begin >= budget:
-            break
-    return statistics.median(lat) * 1e3, res, len(lat)
+    out, stats = timed_calls(lambda _: call(), range(reps), budget, warmup=1)
+    return stats["p50_ms"], out[-1], stats["n"]
 
 
 def create(client: Any, dim: int) -> None:
