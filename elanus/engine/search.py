@@ -302,6 +302,8 @@ class _Ranking:
     # hits worse than it may rank behind rows no list has yet. None for one segment: its list
     # is its exact best `width` rows, so nothing unread can outrank a hit in it.
     horizon: npt.NDArray[np.float32] | None
+    sources: tuple[int, ...]  # the segments searched (`seg` values)
+    repeats: bool  # two hits may have one primary key (several segments, or a key stored twice)
 
 
 def _ranked(targets: list[_Target], field: FieldSchema, metric: str, queries: Any, depth: int,
@@ -321,10 +323,10 @@ def _ranked(targets: list[_Target], field: FieldSchema, metric: str, queries: An
         return exact(t.view.vectors(field.name, cosine), queries, k, metric, t.allowed,
                      exact_params)
 
-    if len(targets) == 1:
-        lists = [one(targets[0])]
-    else:
-        lists = list(_threads().map(one, targets))
+    # The calling thread searches the first segment while pool threads search the others
+    # (faiss releases the GIL); a single segment never leaves the calling thread.
+    rest = [_threads().submit(one, t) for t in targets[1:]]
+    lists = [one(targets[0])] + [f.result() for f in rest]
     nq = len(queries)
     exhausted = np.ones(nq, dtype=bool)
     horizon = np.full(nq, -np.inf, dtype=np.float32) if len(targets) > 1 else None
@@ -342,7 +344,8 @@ def _ranked(targets: list[_Target], field: FieldSchema, metric: str, queries: An
     scores = [s for _, s in lists]
     segs = [np.full(o.shape, t.seg, dtype=np.int32) for t, o in zip(targets, offs)]
     off, score, seg = _merge(offs, scores, segs, metric)
-    return _Ranking(off, score, seg, exhausted, horizon)
+    repeats = len(targets) > 1 or not targets[0].view.distinct_keys
+    return _Ranking(off, score, seg, exhausted, horizon, tuple(t.seg for t in targets), repeats)
 
 
 def _merge(offs: list[npt.NDArray[np.int64]], scores: list[npt.NDArray[np.float32]],
@@ -373,58 +376,92 @@ class _Chosen:
     groups: pa.Array | None  # grouping search: the group-by value of each hit
 
 
+Cells = tuple[npt.NDArray[np.intp], ...]  # (query, rank) cells of a ranking, as np.nonzero gives
+
+
 def _choose(ranked: _Ranking, views: list[SegmentView], pk_name: str,
             group: FieldSchema | None, req: SearchRequest, window: Window,
             metric: str) -> _Chosen:
-    nq = ranked.off.shape[0]
-    valid = ranked.off >= 0
+    """Per query, in rank order: the best hit of each primary key inside the window, then the
+    page (or, grouping, the groups) `offset .. offset + limit`. Works on the (nq, width)
+    ranking itself: a hit's rank among its query's kept hits is a running count along its row."""
+    keep = ranked.off >= 0
     if ranked.horizon is not None or window.bounded:
         g = goodness(ranked.score, metric)
         if ranked.horizon is not None:
-            valid &= g >= ranked.horizon[:, None]
+            keep &= g >= ranked.horizon[:, None]
         if window.bounded:
-            valid &= window.holds(g)
-    off, seg, score = ranked.off[valid], ranked.seg[valid], ranked.score[valid]
-    owner = np.repeat(np.arange(nq), valid.sum(axis=1))
-    pks, codes = _hit_keys(views, seg, off, pk_name)
-    # A key inserted twice: each query keeps its best hit of the key, so duplicates never cost
-    # it a hit.
-    keep = _first_per_key(codes, owner)
+            keep &= window.holds(g)
+    keys = _HitKeys.of(ranked, views, keep, pk_name)
+    if ranked.repeats:  # a key inserted twice: each query keeps its best hit of the key
+        keep &= ~_repeated(keys.codes, keep)
     if group is not None:
-        groups = single_array(gather(views, seg, off, (group.name,)).column(group.name))
-        kept_rows = np.flatnonzero(keep)
-        return _choose_groups(off[keep], seg[keep], score[keep], owner[keep],
-                              _keys_at(pks, codes, kept_rows),
-                              groups.take(pa.array(kept_rows)), nq, req)
-    kept = np.bincount(owner, weights=keep, minlength=nq)
-    select = np.flatnonzero(_page(owner, keep, nq, req.offset, req.limit))
-    return _Chosen(off[select], seg[select], score[select], owner[select],
-                   kept < req.offset + req.limit, _keys_at(pks, codes, select), None)
+        kept = np.nonzero(keep)
+        groups = single_array(gather(views, ranked.seg[kept], ranked.off[kept],
+                                     (group.name,)).column(group.name))
+        return _choose_groups(ranked.off[kept], ranked.seg[kept], ranked.score[kept], kept[0],
+                              keys.at(kept), groups, len(keep), req)
+    need = req.offset + req.limit
+    rank = np.cumsum(keep, axis=1)  # 1 for a query's best kept hit, 2 for the next, ...
+    page = keep & (rank <= need)
+    if req.offset:
+        page &= rank > req.offset
+    cells = np.nonzero(page)
+    return _Chosen(ranked.off[cells], ranked.seg[cells], ranked.score[cells], cells[0],
+                   rank[:, -1] < need, keys.at(cells), None)
 
 
-def _hit_keys(views: list[SegmentView], seg: npt.NDArray[np.int32], off: npt.NDArray[np.int64],
-              pk_name: str) -> tuple[pa.Array | None, npt.NDArray[np.int64]]:
-    """Each hit's primary key, and an integer per hit that is equal exactly where the keys
-    are. Integer keys come straight from the segments' numpy keys and are their own codes
-    (no Arrow array: None); VARCHAR keys are gathered with Arrow and dictionary-encoded."""
-    numeric = [v.keys for v in views]
-    if numeric[0] is None:
-        pks = single_array(gather(views, seg, off, (pk_name,)).column(pk_name))
-        return pks, _codes(pks)
-    if len(seg) and (seg == seg[0]).all():
-        keys = np.asarray(numeric[int(seg[0])])[off]
-    else:
-        keys = np.empty(len(off), dtype=np.int64)
-        for s in np.unique(seg):
-            where = seg == s
-            keys[where] = np.asarray(numeric[s])[off[where]]
-    return None, keys
+@dataclass
+class _HitKeys:
+    """The primary keys of a ranking's hits. `codes` (nq, width): an integer per hit, equal
+    exactly where the keys are (any value where there is no hit). Integer keys are their own
+    codes; VARCHAR keys are `text`, the keys of the hits in row order, coded by `_codes`, and
+    `place` gives each hit's position in `text`."""
+
+    codes: npt.NDArray[np.int64]
+    text: pa.Array | None = None
+    place: npt.NDArray[np.int64] | None = None
+
+    @classmethod
+    def of(cls, ranked: _Ranking, views: list[SegmentView], hit: npt.NDArray[np.bool_],
+           pk_name: str) -> _HitKeys:
+        if views[0].keys is None:
+            cells = np.nonzero(hit)
+            text = single_array(gather(views, ranked.seg[cells], ranked.off[cells],
+                                       (pk_name,)).column(pk_name))
+            codes = np.zeros(hit.shape, dtype=np.int64)
+            codes[cells] = _codes(text)
+            place = np.zeros(hit.shape, dtype=np.int64)
+            place[cells] = np.arange(len(text))
+            return cls(codes, text, place)
+        if len(ranked.sources) == 1:  # offsets of -1 (no hit) read some key: never used
+            return cls(np.asarray(views[ranked.sources[0]].keys)[ranked.off])
+        codes = np.zeros(hit.shape, dtype=np.int64)
+        for s in ranked.sources:
+            cells = np.nonzero(hit & (ranked.seg == s))
+            codes[cells] = np.asarray(views[s].keys)[ranked.off[cells]]
+        return cls(codes)
+
+    def at(self, cells: Cells) -> pa.Array:
+        """The primary keys of the hits in these cells, in their order."""
+        if self.text is None:
+            return pa.array(self.codes[cells])
+        assert self.place is not None
+        return self.text.take(pa.array(self.place[cells]))
 
 
-def _keys_at(pks: pa.Array | None, codes: npt.NDArray[np.int64],
-             rows: npt.NDArray[np.int64]) -> pa.Array:
-    """The primary keys of these hits, from `_hit_keys`'s answer."""
-    return pa.array(codes[rows]) if pks is None else pks.take(pa.array(rows))
+def _repeated(codes: npt.NDArray[np.int64], hit: npt.NDArray[np.bool_]
+              ) -> npt.NDArray[np.bool_]:
+    """The hits (cells of `hit`) whose query ranks a hit of the same key before them."""
+    nq, width = hit.shape
+    flat = np.flatnonzero(hit)  # row by row, best first within a row
+    owner, key = flat // width, codes.ravel()[flat]
+    order = np.lexsort((key, owner))  # stable: a key's best ranked hit comes first
+    o, k = owner[order], key[order]
+    again = (o[1:] == o[:-1]) & (k[1:] == k[:-1])
+    out = np.zeros(nq * width, dtype=bool)
+    out[flat[order[1:][again]]] = True
+    return out.reshape(nq, width)
 
 
 def _choose_groups(off: npt.NDArray[np.int64], seg: npt.NDArray[np.int32],
@@ -475,29 +512,6 @@ def _codes(values: pa.Array) -> npt.NDArray[np.int64]:
     encoded = pc.dictionary_encode(values, null_encoding="encode").indices
     codes: npt.NDArray[np.int64] = encoded.to_numpy(zero_copy_only=False).astype(np.int64)
     return codes
-
-
-def _first_per_key(key: npt.NDArray[np.int64], owner: npt.NDArray[np.int64]
-                   ) -> npt.NDArray[np.bool_]:
-    """Per query (`owner` of each ranked hit), the first (best ranked) hit of each key
-    (`key`: equal exactly where the primary keys are)."""
-    keep = np.ones(len(key), dtype=bool)
-    if len(key) > 1:
-        order = np.lexsort((key, owner))  # stable: the best ranked hit of a key comes first
-        o, k = owner[order], key[order]
-        again = (o[1:] == o[:-1]) & (k[1:] == k[:-1])
-        if again.any():
-            keep[order[1:][again]] = False
-    return keep
-
-
-def _page(owner: npt.NDArray[np.int64], keep: npt.NDArray[np.bool_], nq: int, offset: int,
-          limit: int) -> npt.NDArray[np.bool_]:
-    """The kept hits ranked offset .. offset+limit-1 within their query."""
-    kept_before = np.concatenate([[0], np.cumsum(np.bincount(owner, weights=keep,
-                                                             minlength=nq))[:-1]])
-    rank = np.cumsum(keep) - 1 - kept_before[owner].astype(np.int64)
-    return keep & (rank >= offset) & (rank < offset + limit)
 
 
 def _next_page(req: SearchRequest, metric: str, scores: npt.NDArray[np.float32],

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -122,6 +123,12 @@ class Segment:
         """Where filters may memoize decoded columns: immutable segments only."""
         return None
 
+    @property
+    def distinct_keys(self) -> bool:
+        """No primary key is stored twice among the segment's rows (deleted rows included).
+        Unknown, so False, while the segment grows."""
+        return False
+
     def apply_delete(self, pks: pa.Array, ts: int) -> int:
         """Mark rows with these primary keys and an older timestamp deleted; returns the count."""
         view = self.snapshot()
@@ -188,6 +195,10 @@ class SegmentView:
 
     def index(self, field: str) -> VectorIndex | None:
         return self.segment.index(field)
+
+    @property
+    def distinct_keys(self) -> bool:
+        return self.segment.distinct_keys
 
     def visible(self, read_ts: int, expire_before: int = 0) -> Mask | None:
         """Rows a read at `read_ts` sees: inserted at or before it, not deleted by then, and
@@ -323,6 +334,10 @@ class SealedSegment(Segment):
     @property
     def filter_cache(self) -> dict[object, object] | None:
         return self._filter_cache
+
+    @cached_property
+    def distinct_keys(self) -> bool:
+        return bool(pc.count_distinct(self._pks).as_py() == self.num_rows)
 
     def set_schema(self, schema: CollectionSchema) -> None:
         """Read the rows under an evolved schema (fields added, dynamic field enabled)."""

@@ -52,7 +52,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
 def _reference(live: dict, query: np.ndarray, keep: np.ndarray) -> list[tuple[int, float, object]]:
     d = ((live["v"] - query) ** 2).sum(axis=1)
     order = [i for i in np.argsort(d, kind="stable") if keep[i]]
-    return [(int(live["id"][i]), float(d[i]), live["g"][i]) for i in order]
+    return [(live["id"][i].item(), float(d[i]), live["g"][i]) for i in order]
 
 
 def _search(e: Engine, queries: np.ndarray, **kw: object):  # type: ignore[no-untyped-def]
@@ -111,3 +111,71 @@ def test_iterator_pages_cover_every_live_row_once(world) -> None:  # type: ignor
         page = IteratorPage(res.iterator.token, res.iterator.last_bound)  # as pymilvus sends it
     assert got == [pk for pk, _, _ in _reference(live, query[0],
                                                  np.ones(len(live["id"]), dtype=bool))]
+
+
+@pytest.fixture(scope="module")
+def repeats(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Collections whose keys repeat by plain insert (both rows stay live): "many" has two
+    sealed segments and a growing one with keys shared across them, "one" a single sealed
+    segment holding some keys twice, "distinct" a single sealed segment of distinct keys, and
+    "text" VARCHAR keys repeated across two sealed segments."""
+    e = Engine(tmp_path_factory.mktemp("repeats") / "d", auto_compaction=False)
+    rng = np.random.default_rng(5)
+    layouts = {
+        "many": [rng.integers(0, 120, 100), rng.integers(0, 120, 100), rng.integers(0, 120, 60)],
+        "one": [np.concatenate([np.arange(100), rng.integers(0, 100, 50)])],
+        "distinct": [rng.permutation(150)],
+        "text": [rng.integers(0, 90, 80), rng.integers(0, 90, 80)],
+    }
+    worlds = {}
+    for name, parts in layouts.items():
+        text = name == "text"
+        e.create_collection("default", CollectionSchema(name, (
+            FieldSchema("id", DataType.VARCHAR if text else DataType.INT64, is_primary=True,
+                        max_length=8),
+            FieldSchema("v", DataType.FLOAT_VECTOR, dim=DIM),
+            FieldSchema("g", DataType.INT64),
+        )))
+        e.create_index("default", name, "v", "", {"index_type": "FLAT", "metric_type": "L2"})
+        e.load_collection("default", name)
+        ids = np.concatenate(parts)
+        vectors = rng.normal(size=(len(ids), DIM)).astype(np.float32)
+        groups = rng.integers(0, 10, len(ids))
+        at = 0
+        for i, part in enumerate(parts):
+            sl = slice(at, at + len(part))
+            keys = pa.array([f"k{k}" for k in part]) if text else pa.array(part)
+            e.insert("default", name, {
+                "id": keys,
+                "v": pa.FixedSizeListArray.from_arrays(pa.array(vectors[sl].ravel()), DIM),
+                "g": pa.array(groups[sl]),
+            }, len(part))
+            if name != "many" or i < len(parts) - 1:
+                e.flush("default", name)
+            at += len(part)
+        keys_out = np.array([f"k{k}" for k in ids]) if text else ids
+        worlds[name] = {"id": keys_out, "v": vectors, "g": groups}
+    yield e, worlds
+    e.close()
+
+
+@pytest.mark.parametrize("name", ["many", "one", "distinct", "text"])
+@pytest.mark.parametrize("seed", range(4))
+def test_top_k_pages_match_the_reference(repeats, name: str, seed: int) -> None:  # type: ignore[no-untyped-def]
+    """Each query's page offset .. offset+limit of its best hit per key, best first."""
+    e, worlds = repeats
+    live = worlds[name]
+    rng = np.random.default_rng(200 + seed)
+    queries = rng.normal(size=(3, DIM)).astype(np.float32)
+    limit, offset = int(rng.integers(1, 9)), int(rng.integers(0, 5))
+    filtered = bool(seed % 2)
+    res = e.search(SearchRequest("default", name, "v", queries, limit=limit, offset=offset,
+                                 filter="g > 3" if filtered else ""))
+    keep = live["g"] > 3 if filtered else np.ones(len(live["id"]), dtype=bool)
+    assert len(res.topks) == len(queries)
+    for q, got in zip(queries, _per_query(res)):
+        best: list[object] = []
+        for pk, _, _ in _reference(live, q, keep):
+            if pk not in best:
+                best.append(pk)
+        assert got == best[offset: offset + limit]
