@@ -33,6 +33,7 @@ METRICS = ("L2", "IP", "COSINE")
 EXACT_BELOW_FRACTION = 0.05
 EXACT_BELOW_ROWS = 2_048
 MAX_EF_WIDENING = 4.0  # a filtered HNSW search widens ef by up to this much (see FaissIndex)
+MAX_SHARED_PARAMS = 64  # unfiltered search parameter objects an index keeps for reuse
 
 
 def faiss_metric(metric: str) -> int:
@@ -203,6 +204,7 @@ class FaissIndex:
         self._raw = base  # the segment's rows (prepared lazily, and only without flat storage)
         self._prepared: Vectors | None = None
         self._flat = _faiss.downcast_index(index.storage) if kind == "HNSW" else None
+        self._shared_params: dict[int, Any] = {}  # unfiltered search parameters, by ef / nprobe
 
     @property
     def num_rows(self) -> int:
@@ -254,21 +256,32 @@ class FaissIndex:
 
     def _search_params(self, k: int, params: dict[str, Any], plan: Filtering,
                        n: int) -> tuple[Any, tuple[Any, ...]]:
-        sp: Any
+        knob = 0  # HNSW: ef, IVF_FLAT: nprobe
         if self.kind == "HNSW":
             ef = max(int(params.get("ef", 0) or 0), k, 16)
             share = plan.passing / max(n, 1)
             widen = min(MAX_EF_WIDENING, max(1.0, 0.5 / share))
-            sp = _faiss.SearchParametersHNSW(efSearch=int(ef * widen))
+            knob = int(ef * widen)
         elif self.kind == "IVF_FLAT":
-            sp = _faiss.SearchParametersIVF(nprobe=int(params.get("nprobe", 8) or 8))
-        else:
-            sp = _faiss.SearchParameters()
-        if plan.allowed is None:
-            return sp, ()
+            knob = int(params.get("nprobe", 8) or 8)
+        if plan.allowed is None:  # faiss only reads them: one object serves every such search
+            shared = self._shared_params.get(knob)
+            if shared is None:
+                if len(self._shared_params) >= MAX_SHARED_PARAMS:
+                    self._shared_params.clear()
+                shared = self._shared_params[knob] = self._new_params(knob)
+            return shared, ()
+        sp = self._new_params(knob)
         selector, bits = bitmap_selector(plan.allowed)
         sp.sel = selector  # faiss keeps no Python reference: the caller holds both
         return sp, (selector, bits)
+
+    def _new_params(self, knob: int) -> Any:
+        if self.kind == "HNSW":
+            return _faiss.SearchParametersHNSW(efSearch=knob)
+        if self.kind == "IVF_FLAT":
+            return _faiss.SearchParametersIVF(nprobe=knob)
+        return _faiss.SearchParameters()
 
 
 def _int_param(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -59,6 +59,26 @@ def test_filtered_search_returns_k_whenever_k_rows_pass(data, share: float) -> N
     assert _recall(got, want) >= 0.95
 
 
+@pytest.mark.parametrize("kind, params, knob, low, high", [
+    ("HNSW", {"M": "16", "efConstruction": "40"}, "ef", 16, 512),
+    ("IVF_FLAT", {"nlist": "64"}, "nprobe", 1, 64),
+])
+def test_each_search_uses_its_own_ef_or_nprobe(kind: str, params: dict, knob: str, low: int,
+                                               high: int) -> None:
+    """Unfiltered searches share parameter objects per value: a narrow search and then a wide
+    one over the same index answer differently, the wide one exactly."""
+    rng = np.random.default_rng(8)
+    base = rng.normal(size=(4000, 32)).astype(np.float32)
+    queries = rng.normal(size=(50, 32)).astype(np.float32)
+    index = build_index(kind, base, "L2", params)
+    want, _ = exact_search(base, queries, 10, "L2")
+    for _ in range(2):
+        narrow, _ = index.search(queries, 10, params={knob: low})
+        wide, _ = index.search(queries, 10, params={knob: high})
+        assert _recall(narrow, want) < 0.9
+        assert _recall(wide, want) == 1.0
+
+
 def test_serialized_index_answers_the_same(data) -> None:
     base, queries = data
     index = build_index("HNSW", base, "COSINE", {"M": "16", "efConstruction": "100"})
