@@ -69,7 +69,8 @@ class _Evaluator:
                 return Result(hit & valid, valid)
             case plan.InSet(source=src, values=values):
                 v = self.source(src)
-                return Result(_isin(v.data, values) & v.present & v.valid, v.valid)
+                hit = _isin(v.data, values)
+                return Result(hit if v.complete else hit & v.present & v.valid, v.valid)
             case plan.Like(source=src, pattern=pattern):
                 v = self.strings(src)
                 prefix = pure_prefix(pattern)
@@ -236,7 +237,10 @@ def _sample(passing: Mask, factor: float) -> Result:
 
 
 def _compare(op: str, v: Values, value: plan.Scalar) -> Result:
-    hit = _apply(op, v.data, value) & v.present
+    hit = _apply(op, v.data, value)
+    if v.complete:  # nothing to mask out
+        return Result(hit, v.valid)
+    hit = hit & v.present
     if v.loose and op == "!=":
         hit |= ~v.present
     return Result(hit & v.valid, v.valid)

@@ -145,6 +145,8 @@ def int_param(params: dict[str, str], key: str, default: int) -> int:
     raw = params.get(key)
     if raw in (None, ""):
         return default
+    if raw.isascii() and raw.isdigit():  # the usual form needs no JSON parse
+        return int(raw)
     try:
         return int(json.loads(raw))
     except (ValueError, TypeError):
