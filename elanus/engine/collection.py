@@ -438,8 +438,18 @@ class Collection:
         # Sealed files are memory-mapped unless the collection sets mmap.enabled to false: the
         # operating system then pages column data in and out, so collections larger than RAM
         # can be served.
-        mmap = self.properties.get(MMAP_PROPERTY, "true").lower() != "false"
-        return read_segment(self.engine.store, key, size=size, checksum=checksum, mmap=mmap)
+        return read_segment(self.engine.store, key, size=size, checksum=checksum,
+                            mmap=self.mmap_enabled)
+
+    @property
+    def mmap_enabled(self) -> bool:
+        """Whether sealed files are read in place (`mmap.enabled`, true unless set false)."""
+        return self.properties.get(MMAP_PROPERTY, "true").lower() != "false"
+
+    def index_mmap(self, spec: IndexSpec) -> bool:
+        """Whether the files of index `spec` are read in place: its own `mmap.enabled`, else
+        the collection's."""
+        return spec.params.get(MMAP_PROPERTY, str(self.mmap_enabled)).lower() != "false"
 
     # -- load / release --------------------------------------------------------------------
 

@@ -17,12 +17,12 @@ from elanus.engine.scalar_indexing import segment_indexes
 from elanus.engine.segment import SealedSegment
 from elanus.engine.worker import Worker
 from elanus.errors import Corruption
-from elanus.index.factory import build_index, load_index
+from elanus.index.factory import build_index, load_index, map_index, mappable
 from elanus.index.registry import BuildPlan, build_plan
 from elanus.index.vector import BuildCancelled, IndexSpec
 from elanus.schema import DataType
 from elanus.storage.catalog import Commit, FileRecord
-from elanus.storage.segment_file import read_blob, write_blob
+from elanus.storage.segment_file import read_blob, verified_blob_path, write_blob
 
 if TYPE_CHECKING:
     from elanus.engine.collection import Collection
@@ -135,11 +135,17 @@ class IndexBuilder:
         spec = collection.indexes.get(f.index_name)
         if spec is None or not spec.metric_type:
             return
-        data = read_blob(self.engine.store, f.key, size=f.size, checksum=f.checksum)
         plan = _plan(collection, spec)
+        base = segment.raw_vectors(spec.field_name)
+        store = self.engine.store
+        path = (verified_blob_path(store, f.key, f.size, f.checksum)
+                if collection.index_mmap(spec) and mappable(plan.kind) else None)
         try:
-            index = load_index(data, spec.metric_type, plan.kind,
-                               segment.raw_vectors(spec.field_name))
+            if path is not None:
+                index = map_index(path, spec.metric_type, plan.kind, base)
+            else:
+                data = read_blob(store, f.key, size=f.size, checksum=f.checksum)
+                index = load_index(data, spec.metric_type, plan.kind, base)
         except (ValueError, RuntimeError, OSError, KeyError, zipfile.BadZipFile) as exc:
             # faiss or numpy refusing bytes they did not write
             raise Corruption(f.key, f"undecodable index file: {exc}") from exc

@@ -11,6 +11,7 @@ signatures: `elanus.index.minhash`); SPARSE_INVERTED_INDEX, SPARSE_WAND (sparse)
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from elanus.index.vector import (
     build_dense,
     exact_search,
     load_dense,
+    map_dense,
     normalized,
 )
 from elanus.schema.vectors import SparseRows
@@ -58,6 +60,18 @@ def build_index(kind: str, base: SearchBase, metric: str, params: dict[str, str]
     if kind in QUANTIZED_KINDS:
         return build_quantized(kind, base, metric, params, cancelled)  # type: ignore[arg-type]
     return build_dense(kind, base, metric, params, cancelled)  # type: ignore[arg-type]
+
+
+def mappable(kind: str) -> bool:
+    """Whether an index of this kind can be read in place from its file (`map_index`)."""
+    return not (kind in SPARSE_KINDS or kind == MINHASH_KIND or kind in BINARY_KINDS
+                or kind in QUANTIZED_KINDS)
+
+
+def map_index(path: Path, metric: str, kind: str, base: SearchBase) -> VectorIndex:
+    """A `mappable` index from the file its serialized form was written to, read in place."""
+    assert mappable(kind) and isinstance(base, np.ndarray)
+    return map_dense(path, metric, kind, base)  # type: ignore[arg-type]
 
 
 def load_index(data: bytes, metric: str, kind: str, base: SearchBase) -> VectorIndex:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import faiss
@@ -157,6 +158,13 @@ class VectorIndex(Protocol):
 FLAT_MARKER = b"elanus-flat-v1"  # a FLAT index stores nothing: it searches the segment itself
 
 
+def map_dense(path: Path, metric: str, kind: str, base: Vectors) -> VectorIndex:
+    """A dense index from the file its serialized form was written to (`load_dense`'s)."""
+    if kind == "FLAT":
+        return load_dense(path.read_bytes(), metric, kind, base)
+    return FaissIndex.map_file(path, metric, kind, base)
+
+
 def load_dense(data: bytes, metric: str, kind: str, base: Vectors) -> VectorIndex:
     """A dense index from its serialized form over the segment's raw float32 rows `base`."""
     if kind == "FLAT":
@@ -217,6 +225,13 @@ class FaissIndex:
     def deserialize(cls, data: bytes, metric: str, kind: str, base: Vectors) -> FaissIndex:
         index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
         return cls(index, metric, kind, base)
+
+    @classmethod
+    def map_file(cls, path: Path, metric: str, kind: str, base: Vectors) -> FaissIndex:
+        """The index in a file `serialize` wrote, read in place: faiss memory-maps its vector
+        storage (HNSW's flat codes), so loading copies nothing and the operating system pages
+        it in."""
+        return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC), metric, kind, base)
 
     def search(self, queries: Vectors, k: int, allowed: npt.NDArray[np.bool_] | None = None,
                params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:

@@ -15,6 +15,7 @@ semantics). Any thread may call any function here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -85,6 +86,20 @@ def read_blob(store: ObjectStore, key: str, size: int, checksum: int) -> bytes:
         raise Corruption(key, "missing") from exc
     _verify(key, data, size, checksum)
     return data
+
+
+def verified_blob_path(store: ObjectStore, key: str, size: int, checksum: int) -> Path | None:
+    """The local file of the blob `key`, verified over a memory map (no copy is made), for a
+    reader that opens the file itself; None when the store is not local. Blobs are written
+    whole by rename, so the path names this file or a complete later one of the same key.
+
+    Raises:
+        Corruption: missing, wrong size or wrong checksum.
+    """
+    if store.open_path(key) is None:
+        return None
+    _read_verified(store, key, size, checksum, mmap=True)
+    return store.open_path(key)
 
 
 def _crc(data: bytes | bytearray | memoryview | pa.Buffer) -> int:

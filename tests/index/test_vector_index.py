@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from elanus.index.factory import build_index, load_index
+from elanus.index.factory import build_index, load_index, map_index
 from elanus.index.vector import exact_search, prepare
 
 
@@ -85,6 +85,25 @@ def test_serialized_index_answers_the_same(data) -> None:
     again = load_index(index.serialize(), "COSINE", "HNSW", base)
     q = prepare(queries, "COSINE")
     np.testing.assert_array_equal(index.search(q, 5)[0], again.search(q, 5)[0])
+
+
+@pytest.mark.parametrize("kind, params", [
+    ("HNSW", {"M": "16", "efConstruction": "100"}), ("IVF_FLAT", {"nlist": "32"}), ("FLAT", {}),
+])
+@pytest.mark.parametrize("metric", ["L2", "COSINE"])
+def test_an_index_read_in_place_from_its_file_answers_the_same(data, tmp_path, kind: str,
+                                                               params: dict, metric: str) -> None:
+    base, queries = data
+    index = build_index(kind, base, metric, params)
+    path = tmp_path / "index"
+    path.write_bytes(index.serialize())
+    mapped = map_index(path, metric, kind, base)
+    q = prepare(queries, metric)
+    for allowed in (None, np.arange(len(base)) % 50 == 0, np.arange(len(base)) % 3 == 0):
+        want = index.search(q, 10, allowed, {"ef": 64, "nprobe": 8})
+        got = mapped.search(q, 10, allowed, {"ef": 64, "nprobe": 8})
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
 
 
 def test_k_larger_than_rows_pads_with_minus_one() -> None:

@@ -10,7 +10,13 @@ import pytest
 
 from elanus.errors import Corruption
 from elanus.storage.objectstore import LocalObjectStore
-from elanus.storage.segment_file import read_blob, read_segment, write_blob, write_segment
+from elanus.storage.segment_file import (
+    read_blob,
+    read_segment,
+    verified_blob_path,
+    write_blob,
+    write_segment,
+)
 
 KEY = "collections/1/segments/1.arrow"
 
@@ -105,3 +111,18 @@ def test_blob_round_trips_and_damage_is_corruption(store: LocalObjectStore) -> N
     with pytest.raises(Corruption, match="missing") as err:
         read_blob(store, key, info.size, info.checksum)
     assert err.value.what == key
+
+
+def test_a_blob_path_is_given_only_once_verified(store: LocalObjectStore) -> None:
+    key = "collections/1/indexes/v/1.faiss"
+    data = bytes(range(256)) * 10
+    info = write_blob(store, key, data)
+    path = verified_blob_path(store, key, info.size, info.checksum)
+    assert path is not None and path.read_bytes() == data
+    with pytest.raises(Corruption, match="checksum"):
+        verified_blob_path(store, key, info.size, info.checksum ^ 1)
+    with pytest.raises(Corruption, match="size"):
+        verified_blob_path(store, key, info.size + 1, info.checksum)
+    store.delete(key)
+    with pytest.raises(Corruption, match="missing"):
+        verified_blob_path(store, key, info.size, info.checksum)
