@@ -34,6 +34,7 @@ METRICS = ("L2", "IP", "COSINE")
 EXACT_BELOW_FRACTION = 0.05
 EXACT_BELOW_ROWS = 2_048
 MAX_EF_WIDENING = 4.0  # a filtered HNSW search widens ef by up to this much (see FaissIndex)
+BLAS_QUERIES = 20  # faiss's distance_compute_blas_threshold: from this many queries, one GEMM
 MAX_SHARED_PARAMS = 64  # unfiltered search parameter objects an index keeps for reuse
 
 
@@ -74,8 +75,11 @@ def over_survivors(search: Callable[[Any, Any, int, str], tuple[Offsets, Scores]
 
 def exact_search(base: Vectors, queries: Vectors, k: int, metric: str,
                  allowed: npt.NDArray[np.bool_] | None = None) -> tuple[Offsets, Scores]:
-    """Brute-force top k over `base` (already prepared for `metric`), optionally restricted."""
+    """Brute-force top k over `base` (already prepared for `metric`), optionally restricted.
+    A few queries read the allowed rows in place; many gather them once for matrix products."""
     if allowed is not None:
+        if len(queries) < BLAS_QUERIES:
+            return exact_rows(base, queries, k, metric, np.flatnonzero(allowed))
         return over_survivors(exact_search, base, queries, k, metric, allowed)
     if len(base) == 0 or k == 0:
         return _empty(len(queries), k, metric)
@@ -84,6 +88,24 @@ def exact_search(base: Vectors, queries: Vectors, k: int, metric: str,
     if kk < k:
         return _pad(offsets, scores, k, metric)
     return offsets.astype(np.int64), scores.astype(np.float32)
+
+
+def exact_rows(base: Vectors, queries: Vectors, k: int, metric: str,
+               rows: npt.NDArray[np.intp]) -> tuple[Offsets, Scores]:
+    """Brute-force top k over the `rows` of `base` (prepared for `metric`), which faiss reads
+    where they are: nothing is gathered, and of a memory-mapped base only those rows are read."""
+    nq, kk = len(queries), min(k, len(rows))
+    if kk == 0:
+        return _empty(nq, k, metric)
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    b = np.ascontiguousarray(base, dtype=np.float32)
+    subset = np.ascontiguousarray(rows, dtype=np.int64)
+    scores = np.empty((nq, kk), dtype=np.float32)
+    offsets = np.empty((nq, kk), dtype=np.int64)
+    knn = _faiss.knn_L2sqr_by_idx if metric == "L2" else _faiss.knn_inner_products_by_idx
+    knn(faiss.swig_ptr(q), faiss.swig_ptr(b), faiss.swig_ptr(subset), b.shape[1], nq, len(b),
+        len(subset), kk, faiss.swig_ptr(scores), faiss.swig_ptr(offsets), 0)
+    return _pad(offsets, scores, k, metric) if kk < k else (offsets, scores)
 
 
 def _empty(nq: int, k: int, metric: str) -> tuple[Offsets, Scores]:
@@ -198,10 +220,10 @@ class FlatIndex:
 class FaissIndex:
     """A built faiss index over one segment's vectors for one metric.
 
-    Filtered searches that keep few rows are exact over the survivors. An HNSW index does that
-    over its own flat storage with an ID selector, so the rows are neither copied per search nor
-    held twice; other kinds keep the prepared rows for it. Between those cases the index
-    searches with the selector, and HNSW widens its beam as the share of passing rows shrinks
+    Filtered searches that keep few rows are exact over the survivors, read in place. An HNSW
+    index reads them from its own flat storage, so the rows are neither copied per search nor
+    held twice; other kinds keep the prepared rows for it. Otherwise the index searches with a
+    bitmap selector of the survivors, and HNSW widens its beam as the share of passing rows shrinks
     (ef times up to MAX_EF_WIDENING), which keeps recall@10 above 0.95 down to a few percent.
     """
 
@@ -211,7 +233,12 @@ class FaissIndex:
         self.kind = kind  # "HNSW" | "IVF_FLAT"
         self._raw = base  # the segment's rows (prepared lazily, and only without flat storage)
         self._prepared: Vectors | None = None
-        self._flat = _faiss.downcast_index(index.storage) if kind == "HNSW" else None
+        # HNSW's flat storage: the prepared rows, searched in place by exact search
+        self._stored: Vectors | None = None
+        if kind == "HNSW":
+            flat = _faiss.downcast_index(index.storage)
+            self._stored = _faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(
+                flat.ntotal, flat.d)
         self._shared_params: dict[int, Any] = {}  # unfiltered search parameters, by ef / nprobe
 
     @property
@@ -255,19 +282,11 @@ class FaissIndex:
 
     def _exact(self, queries: Vectors, k: int, plan: Filtering) -> tuple[Offsets, Scores]:
         assert plan.allowed is not None
-        if self._flat is None:
+        if self._stored is None:
             if self._prepared is None:
                 self._prepared = prepare(self._raw, self.metric)
             return exact_search(self._prepared, queries, k, self.metric, plan.allowed)
-        kk = min(k, plan.passing)
-        if kk == 0:
-            return _empty(len(queries), k, self.metric)
-        selector, bits = bitmap_selector(plan.allowed)
-        scores, offsets = self._flat.search(queries, kk,
-                                            params=_faiss.SearchParameters(sel=selector))
-        del selector, bits
-        offsets = offsets.astype(np.int64)
-        return _pad(offsets, scores, k, self.metric) if kk < k else (offsets, scores)
+        return exact_search(self._stored, queries, k, self.metric, plan.allowed)
 
     def _search_params(self, k: int, params: dict[str, Any], plan: Filtering,
                        n: int) -> tuple[Any, tuple[Any, ...]]:

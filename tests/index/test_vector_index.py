@@ -79,6 +79,28 @@ def test_each_search_uses_its_own_ef_or_nprobe(kind: str, params: dict, knob: st
         assert _recall(wide, want) == 1.0
 
 
+@pytest.mark.parametrize("metric", ["L2", "IP", "COSINE"])
+@pytest.mark.parametrize("nq", [1, 7, 30])
+def test_exact_search_over_survivors_reads_them_in_place_or_gathers_alike(data, metric: str,
+                                                                         nq: int) -> None:
+    """Few queries read the allowed rows in place, many gather them: both give the top k of
+    the allowed rows, also from a read-only base and with fewer than k survivors."""
+    base, queries = data
+    prepared = prepare(base, metric)
+    prepared.flags.writeable = False  # as a memory-mapped segment is
+    q = prepare(queries[:nq], metric)
+    rng = np.random.default_rng(nq)
+    for share in (0.002, 0.02, 0.3):
+        allowed = rng.random(len(base)) < share
+        rows = np.flatnonzero(allowed)
+        got, got_scores = exact_search(prepared, q, 10, metric, allowed)
+        sub, sub_scores = exact_search(prepared[rows], q, 10, metric)
+        want = np.where(sub >= 0, rows[np.maximum(sub, 0)], -1)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_allclose(got_scores, sub_scores, rtol=1e-5, atol=1e-5)
+        assert got.shape == (nq, 10) and allowed[got[got >= 0]].all()
+
+
 def test_serialized_index_answers_the_same(data) -> None:
     base, queries = data
     index = build_index("HNSW", base, "COSINE", {"M": "16", "efConstruction": "100"})
