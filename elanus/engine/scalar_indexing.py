@@ -11,7 +11,7 @@ the typed values at a JSON path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -32,21 +32,52 @@ from elanus.schema import DYNAMIC_FIELD, CollectionSchema, DataType
 
 def segment_indexes(schema: CollectionSchema, specs: list[IndexSpec],
                     segment: Segment) -> Mapping[IndexKey, Any] | None:
-    """The scalar indexes of `segment` for the collection's scalar index `specs` (built now
-    if missing), or None for a growing segment or a collection without scalar indexes."""
+    """The scalar indexes of a sealed `segment`: those of the collection's scalar index
+    `specs` (built now if missing) and its primary key index; None for a growing segment."""
     cache = segment.filter_cache
-    scalar = [s for s in specs if not s.metric_type]
-    if cache is None or not scalar:
+    if cache is None:
         return None
     out: dict[IndexKey, Any] = {}
-    for spec in scalar:
+    for spec in specs:
+        if spec.metric_type:
+            continue
         key = ("scalar-index", spec.index_name, tuple(sorted(spec.params.items())))
         built = cache.get(key)
         if built is None:
             built = build(schema, spec, segment.snapshot().table)
             cache[key] = built
         out.update(built)  # type: ignore[call-overload]
-    return out
+    return _WithPrimaryKey(out, schema, segment, cache)
+
+
+class _WithPrimaryKey(Mapping[IndexKey, Any]):
+    """A sealed segment's scalar indexes plus, for an integer primary key, a sorted index of
+    its keys, built on its first lookup: Milvus keeps a primary key index per sealed segment,
+    and lookups by key (get, delete, `id in [...]`) then cost a search, not a scan."""
+
+    def __init__(self, built: dict[IndexKey, Any], schema: CollectionSchema, segment: Segment,
+                 cache: dict[object, object]) -> None:
+        self._built, self._segment, self._cache = built, segment, cache
+        pk = schema.primary
+        key = ("column", pk.name)
+        self._pk_key = key if pk.dtype.is_integer and key not in built else None
+
+    def __getitem__(self, key: IndexKey) -> Any:
+        if key != self._pk_key:
+            return self._built[key]
+        index = self._cache.get("primary-key-index")
+        if index is None:
+            index = self._cache["primary-key-index"] = SortedIndex.build(
+                pa.array(self._segment.snapshot().keys))
+        return index
+
+    def __iter__(self) -> Iterator[IndexKey]:
+        yield from self._built
+        if self._pk_key is not None:
+            yield self._pk_key
+
+    def __len__(self) -> int:
+        return len(self._built) + (self._pk_key is not None)
 
 
 def build(schema: CollectionSchema, spec: IndexSpec, table: pa.Table) -> dict[IndexKey, Any]:

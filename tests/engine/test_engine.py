@@ -480,3 +480,29 @@ def test_a_stopping_worker_drops_its_queued_jobs() -> None:
     worker.stop()
     assert ran in ([], ["a"])  # "b" and "c" never ran
     assert worker.wait_idle(5)
+
+
+def test_primary_key_filters_on_sealed_segments_match_a_scan(tmp_path: Path) -> None:
+    """Sealed segments answer primary key filters from a sorted key index: the rows are those
+    a scan finds, with keys unordered, stored twice and deleted."""
+    e = _open(tmp_path / "d", auto_compaction=False)
+    e.create_collection("default", _schema())
+    e.create_index("default", "books", "vector", "", {"index_type": "FLAT", "metric_type": "L2"})
+    rng = np.random.default_rng(4)
+    parts = [rng.permutation(300)[:200], rng.integers(0, 300, 150)]  # the second repeats keys
+    for ids in parts:
+        e.insert("default", "books", _columns(ids), len(ids))
+        e.flush("default", "books")
+    e.insert("default", "books", _columns(np.array([7, 301])), 2)  # growing: scanned
+    e.delete("default", "books", "id in [11, 12, 13]")
+    e.load_collection("default", "books")
+    stored = np.concatenate([*parts, [7, 301]])
+    live = np.unique(stored[~np.isin(stored, [11, 12, 13])])  # a key stored twice reads once
+    picked = rng.choice(320, 40).tolist()
+    for flt, want in ((f"id in {picked}", np.isin(live, picked)), ("id == 7", live == 7),
+                      ("id > 250", live > 250), ("id <= 12", live <= 12),
+                      (f"id not in {picked}", ~np.isin(live, picked)),
+                      ("id >= 40 and id < 60", (live >= 40) & (live < 60))):
+        res = e.query(QueryRequest("default", "books", flt, ("id",)))
+        assert sorted(res.fields.column("id").to_pylist()) == sorted(live[want].tolist()), flt
+    e.close()
