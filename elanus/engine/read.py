@@ -146,6 +146,10 @@ def query(collection: Collection, req: QueryRequest) -> QueryResult:
         return QueryResult(pa.table({COUNT_STAR: pa.array([total], pa.int64())}), (COUNT_STAR,),
                            count=total, read_ts=snap.ts)
     out = plan_output(schema, requested, with_pk=True)
+    if req.limit >= 0 and views and views[0].keys is not None:
+        seg, off = _key_page(views, masks, req.offset, req.offset + req.limit)
+        return QueryResult(gather(views, seg, off, out.columns), out.names, out.dynamic_keys,
+                           read_ts=snap.ts)
     columns = list(dict.fromkeys((*out.columns, TIMESTAMP_COLUMN)))
     parts = [kept_rows(v.table.select(columns), m)
              for v, m in zip(views, masks) if passing_rows(m, v.num_rows)]
@@ -159,6 +163,47 @@ def query(collection: Collection, req: QueryRequest) -> QueryResult:
         table = table.take(order[req.offset: end])
     return QueryResult(table.select(list(out.columns)), out.names, out.dynamic_keys,
                        read_ts=snap.ts)
+
+
+def _key_page(views: list[SegmentView], masks: list[npt.NDArray[np.bool_] | None], start: int,
+              stop: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+    """The rows (segment, offset) of the passing rows ranked start .. stop-1 by integer primary
+    key, the newest row of each key (the first listed among equally new ones), in key order.
+    Each segment offers the rows of its `stop` smallest keys; only those are ranked."""
+    passing = [(i, np.flatnonzero(m) if m is not None else None)
+               for i, (v, m) in enumerate(zip(views, masks)) if v.num_rows]
+    keys = [np.asarray(views[i].keys) if rows is None else np.asarray(views[i].keys)[rows]
+            for i, rows in passing]
+    offered = [_smallest_distinct(k, stop) for k in keys]
+    union = np.unique(np.concatenate(offered)) if offered else np.empty(0, dtype=np.int64)
+    if not len(union) or not stop:
+        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int64)
+    bound = union[min(stop, len(union)) - 1]
+    segs, offs, key_parts, stamps = [], [], [], []
+    for (i, rows), k in zip(passing, keys):
+        near = np.flatnonzero(k <= bound)
+        off = near if rows is None else rows[near]
+        segs.append(np.full(len(off), i, dtype=np.int32))
+        offs.append(off)
+        key_parts.append(k[near])
+        stamps.append(views[i].ts[off].astype(np.int64))
+    seg, off, key = np.concatenate(segs), np.concatenate(offs), np.concatenate(key_parts)
+    order = np.lexsort((np.arange(len(key)), -np.concatenate(stamps), key))  # newest first
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    page = order[first][start:stop]
+    return seg[page], off[page]
+
+
+def _smallest_distinct(keys: npt.NDArray[np.int64], count: int) -> npt.NDArray[np.int64]:
+    """The `count` smallest distinct values of `keys` (all of them when fewer), sorted."""
+    taken = min(count, len(keys))
+    while taken:
+        smallest = np.unique(np.partition(keys, taken - 1)[:taken])
+        if len(smallest) >= count or taken == len(keys):
+            return smallest[:count]
+        taken = min(2 * taken, len(keys))  # repeated keys: look further
+    return np.empty(0, dtype=np.int64)
 
 
 def newest_rows(collection: Collection, keys: pa.Array) -> pa.Table:

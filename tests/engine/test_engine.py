@@ -506,3 +506,42 @@ def test_primary_key_filters_on_sealed_segments_match_a_scan(tmp_path: Path) -> 
         res = e.query(QueryRequest("default", "books", flt, ("id",)))
         assert sorted(res.fields.column("id").to_pylist()) == sorted(live[want].tolist()), flt
     e.close()
+
+
+@pytest.mark.parametrize("seed, parts, keys", [(0, 4, 120), (1, 4, 120), (2, 1, 40),
+                                               (3, 2, 30)])
+def test_query_pages_by_key_take_the_newest_row_of_each_key(tmp_path: Path, seed: int,
+                                                            parts: int, keys: int) -> None:
+    """A limited query ranks the passing rows by primary key, keeping the newest row of each key
+    (the first listed among rows inserted together): keys repeat within and across segments,
+    some so often that a page's keys lie beyond its length in rows."""
+    e = _open(tmp_path / "d", auto_compaction=False)
+    e.create_collection("default", _schema())
+    e.create_index("default", "books", "vector", "", {"index_type": "FLAT", "metric_type": "L2"})
+    rng = np.random.default_rng(seed)
+    stored: list[tuple[int, int]] = []  # (key, row serial) in insert order
+    for part in range(parts):
+        ids = rng.integers(0, keys, 80)
+        serial = np.arange(len(stored), len(stored) + len(ids))
+        cols = _columns(ids)
+        cols["year"] = pa.array(serial.astype(np.int32))
+        e.insert("default", "books", cols, len(ids))
+        stored += list(zip(ids.tolist(), serial.tolist()))
+        if part < 3 or parts == 1:
+            e.flush("default", "books")
+    e.delete("default", "books", "id in [5, 6, 7]")
+    e.load_collection("default", "books")
+    for flt, passes in (("id >= 0", lambda s: True), ("year % 3 == 1", lambda s: s % 3 == 1)):
+        newest: dict[int, int] = {}  # of the passing rows, as each segment filters first
+        for key, s in stored:  # a later batch is newer; in one batch the first listed wins
+            if key not in (5, 6, 7) and passes(s) and (key not in newest
+                                                       or s // 80 > newest[key] // 80):
+                newest[key] = s
+        want = sorted(newest.items())
+        for offset, limit in ((0, 10), (7, 25), (0, 500), (110, 10)):
+            res = e.query(QueryRequest("default", "books", flt, ("id", "year"), limit=limit,
+                                       offset=offset))
+            got = list(zip(res.fields.column("id").to_pylist(),
+                           res.fields.column("year").to_pylist()))
+            assert got == want[offset: offset + limit], (flt, offset, limit)
+    e.close()
