@@ -223,11 +223,13 @@ class GrowingSegment(Segment):
         self.id, self.partition_id, self.schema = segment_id, partition_id, schema
         self._tables: list[pa.Table] = []
         self._table_cache: pa.Table | None = None
-        # Dense vectors as float32 (and unit-normalised), binary ones as packed bytes; sparse
-        # ones are read from the table when searched.
+        # Dense vectors as float32, binary ones as packed bytes; sparse ones are read from the
+        # table when searched. Unit-normalised copies of dense rows are made when a COSINE
+        # search first reads them, for the rows not normalised yet.
         dense = [f for f in schema.vector_fields if f.dtype.is_dense_float]
         self._vectors = {f.name: _Buffer(np.dtype(np.float32), f.dim) for f in dense}
         self._unit = {f.name: _Buffer(np.dtype(np.float32), f.dim) for f in dense}
+        self._unit_lock = threading.Lock()
         self._vectors.update({f.name: _Buffer(np.dtype(np.uint8), f.dim // 8)
                               for f in schema.vector_fields
                               if f.dtype == DataType.BINARY_VECTOR})
@@ -245,10 +247,7 @@ class GrowingSegment(Segment):
         for f in self.schema.vector_fields:
             if f.name not in self._vectors:
                 continue
-            raw = search_base(table.column(f.name), f)
-            self._vectors[f.name].append(raw)  # type: ignore[arg-type]
-            if f.name in self._unit:
-                self._unit[f.name].append(normalized(raw))  # type: ignore[arg-type]
+            self._vectors[f.name].append(search_base(table.column(f.name), f))  # type: ignore[arg-type]
         ts = table.column(TIMESTAMP_COLUMN).to_numpy()
         self._ts.append(ts)
         self._delete_ts.append(np.full(n, NEVER, dtype=np.uint64))
@@ -290,7 +289,9 @@ class GrowingSegment(Segment):
                            None if self._keys is None else self._keys.data[:n])
 
     def vectors(self, field: str, n: int, cosine: bool = False) -> SearchBase:
-        buf = (self._unit if cosine and field in self._unit else self._vectors).get(field)
+        if cosine and field in self._unit:
+            return self._unit_rows(field, n)
+        buf = self._vectors.get(field)
         if buf is None:  # sparse
             f = self.schema.field(field)
             assert f is not None
@@ -299,6 +300,15 @@ class GrowingSegment(Segment):
 
     def index(self, field: str) -> VectorIndex | None:
         return None
+
+    def _unit_rows(self, field: str, n: int) -> SearchBase:
+        """The first `n` rows of dense `field`, unit-normalised: those not normalised yet are,
+        once (rows only append, so a row normalised stays right)."""
+        unit = self._unit[field]
+        with self._unit_lock:  # concurrent searches extend the copy once
+            if unit.size < n:
+                unit.append(normalized(self._vectors[field].data[unit.size: n]))
+            return unit.data[:n]
 
     def delete_stamps(self) -> Stamps:
         return self._delete_ts.data

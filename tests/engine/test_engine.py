@@ -545,3 +545,31 @@ def test_query_pages_by_key_take_the_newest_row_of_each_key(tmp_path: Path, seed
                            res.fields.column("year").to_pylist()))
             assert got == want[offset: offset + limit], (flt, offset, limit)
     e.close()
+
+
+def test_cosine_search_of_a_growing_segment_normalises_rows_as_they_arrive(tmp_path: Path) -> None:
+    """COSINE reads the growing rows unit-normalised; rows appended after a search are
+    normalised when the next search reads them."""
+    e = _open(tmp_path / "d")
+    e.create_collection("default", _schema())
+    e.create_index("default", "books", "vector", "",
+                   {"index_type": "FLAT", "metric_type": "COSINE"})
+    e.load_collection("default", "books")
+    rng = np.random.default_rng(9)
+    seen = np.empty((0, DIM), dtype=np.float32)
+    for count in (40, 60, 85):
+        ids = np.arange(len(seen), len(seen) + count)  # a row's key is its row number
+        cols = _columns(ids, seed=count)
+        lengths = rng.uniform(0.1, 10, (len(ids), 1)).astype(np.float32)  # lengths differ
+        vectors = np.asarray(cols["vector"].values).reshape(-1, DIM) * lengths
+        cols["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), DIM)
+        e.insert("default", "books", cols, len(ids))
+        seen = np.concatenate([seen, vectors])
+        queries = seen[::7] * 3  # a longer copy of a stored row is that row, by angle
+        unit = seen / np.linalg.norm(seen, axis=1, keepdims=True)
+        want = np.argmax((queries / np.linalg.norm(queries, axis=1, keepdims=True)) @ unit.T,
+                         axis=1)
+        res = e.search(SearchRequest("default", "books", "", queries, 1, metric_type="COSINE"))
+        assert res.pks.to_pylist() == want.tolist()
+        np.testing.assert_allclose(res.scores, 1.0, rtol=1e-5)
+    e.close()
