@@ -27,6 +27,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from elanus.engine import routing
+from elanus.engine.memory import return_freed_memory
 from elanus.engine.rows import conform, prepare_rows
 from elanus.engine.segment import GrowingSegment, SealedSegment, SegmentView
 from elanus.engine.tso import compose, physical_ms
@@ -349,8 +350,9 @@ class Collection:
                     self.growing = Generation()
                 queue = list(self.sealing)
             sealed_ids: list[int] = []
-            for gen in queue:
-                sealed_ids += self._seal(gen)
+            while queue:
+                sealed_ids += self._seal(queue.pop(0))
+            return_freed_memory()  # the sealed generations' columns, held for reuse
             return sealed_ids
 
     def _seal(self, gen: Generation) -> list[int]:
