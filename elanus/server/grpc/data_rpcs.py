@@ -76,6 +76,11 @@ def delete(engine: Engine, req: Any, ctx: Any) -> milvus_pb2.MutationResult:
                                      timestamp=result.timestamp)
 
 
+# Placeholder kinds, read once: each enum lookup through the protobuf wrapper costs a call.
+_FLOATS = common_pb2.PlaceholderType.FloatVector
+_BINARY = common_pb2.PlaceholderType.BinaryVector
+_SPARSE = common_pb2.PlaceholderType.SparseFloatVector
+_TEXT = common_pb2.PlaceholderType.VarChar
 _PLACEHOLDER_TYPES = {
     common_pb2.PlaceholderType.Float16Vector: DataType.FLOAT16_VECTOR,
     common_pb2.PlaceholderType.BFloat16Vector: DataType.BFLOAT16_VECTOR,
@@ -100,12 +105,12 @@ def decode_queries(req: Any, field: FieldSchema | None) -> Any:
     nq = len(ph.values)
     target = field.dtype if field is not None else DataType.FLOAT_VECTOR
     kind = ph.type
-    if kind == common_pb2.PlaceholderType.VarChar:  # raw text, for BM25 output fields
+    if kind == _TEXT:  # raw text, for BM25 output fields
         try:
             return [v.decode() for v in ph.values]
         except UnicodeDecodeError:
             raise InvalidArgument("the search text is not valid UTF-8") from None
-    if kind == common_pb2.PlaceholderType.SparseFloatVector:
+    if kind == _SPARSE:
         lengths = np.fromiter((len(v) for v in ph.values), dtype=np.int64, count=nq)
         if (lengths % 8).any():
             raise InvalidArgument("invalid sparse float vector in search data")
@@ -115,17 +120,16 @@ def decode_queries(req: Any, field: FieldSchema | None) -> Any:
         if problem:
             raise InvalidArgument(problem)
         return rows
-    if kind == common_pb2.PlaceholderType.BinaryVector and target in _PLACEHOLDER_TYPES.values():
+    if kind == _BINARY and target in _PLACEHOLDER_TYPES.values():
         kind = next(k for k, v in _PLACEHOLDER_TYPES.items() if v == target)
-    if kind not in (common_pb2.PlaceholderType.FloatVector,
-                    common_pb2.PlaceholderType.BinaryVector, *_PLACEHOLDER_TYPES):
+    if kind not in (_FLOATS, _BINARY, *_PLACEHOLDER_TYPES):
         raise Unsupported(f"query vectors of placeholder type {kind} are not supported by "
                           "this elanus build yet")
     widths = {len(v) for v in ph.values}
     if len(widths) != 1:
         raise InvalidArgument("the search vectors have different dimensions")
     raw = np.frombuffer(b"".join(ph.values), dtype=np.uint8).reshape(nq, -1)
-    if kind == common_pb2.PlaceholderType.BinaryVector:
+    if kind == _BINARY:
         return raw
     if kind in _PLACEHOLDER_TYPES:
         return decode_dense(raw, _PLACEHOLDER_TYPES[kind])
