@@ -5,9 +5,10 @@ nullable numeric columns into (values, validity) numpy pairs, and gives ARRAY co
 elements with their row numbers. A column the table lacks reads as all null, which is what a
 segment written before a field existed holds.
 
-Decoded JSON paths and geometries go to the caller's `cache` dict when one is given. Its keys name the column
-by the addresses of its Arrow buffers (plus offsets and lengths), and its values keep the column
-alive, so an address cannot be reused while its entry exists. Sealed segments are immutable, so
+Decoded JSON paths, geometries and ARRAY elements (with the row of each) go to the caller's
+`cache` dict when one is given. Its keys name the column by the addresses of its Arrow buffers
+(plus offsets and lengths), and its values keep the column alive, so an address cannot be reused
+while its entry exists. Sealed segments are immutable, so
 a cache kept per segment stays correct; a growing segment's snapshot of more rows is a new key.
 """
 
@@ -132,12 +133,11 @@ class TableReader:
 
     def list_elements(self, name: str) -> tuple[npt.NDArray[np.int64], pa.Array]:
         """(row of each element, the elements) of an ARRAY column; null rows have none."""
-        arr = self.array(name)
-        if arr is None:
+        if self.array(name) is None:
             return np.empty(0, np.int64), pa.array([])
-        lengths = pc.list_value_length(arr).fill_null(0).to_numpy().astype(np.int64)
-        rows = np.repeat(np.arange(len(arr), dtype=np.int64), lengths)
-        return rows, arr.flatten()
+        out = self._decoded(name, (), "list")
+        assert isinstance(out, tuple)
+        return out
 
     def list_item(self, name: str, kind: str, index: int) -> Values:
         """`column[index]`; rows whose array is null or too short have no value."""
@@ -206,9 +206,17 @@ class TableReader:
         return hit[1]
 
 
+def _list_elements(arr: pa.Array) -> tuple[npt.NDArray[np.int64], pa.Array]:
+    lengths = pc.list_value_length(arr).fill_null(0).to_numpy().astype(np.int64)
+    rows = np.repeat(np.arange(len(arr), dtype=np.int64), lengths)
+    rows.flags.writeable = False  # shared by every filter that reads the column
+    return rows, arr.flatten()
+
+
 _DECODERS: dict[str, Callable[[pa.Array, tuple[str | int, ...]], Any]] = {
     "values": decode_values, "elements": decode_elements, "arrays": decode_array_elements,
     "geometry": lambda arr, _keys: geometry.decode(arr),
+    "list": lambda arr, _keys: _list_elements(arr),
 }
 
 

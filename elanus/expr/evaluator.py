@@ -304,6 +304,8 @@ def _isin(data: np.ndarray | pa.Array, values: tuple[plan.Scalar, ...]) -> Mask:
     if not numbers:
         return np.zeros(len(data), np.bool_)
     if data.dtype.kind == "i" and all(isinstance(v, int) for v in numbers):
+        if len(numbers) == 1:  # one pass, where isin makes four
+            return np.asarray(data == numbers[0], dtype=np.bool_)
         return np.isin(data, np.array(numbers, np.int64))
     if data.dtype == np.float32:  # compare in float32, as a FLOAT field compares constants
         return np.isin(data, np.array(numbers, np.float32))

@@ -150,6 +150,9 @@ def test_filter_selects_rows(things: pa.Table, text: str, rows: list[int]) -> No
     mask = compile_filter(text, SCHEMA).evaluate(things)
     assert mask.dtype == np.bool_ and len(mask) == things.num_rows
     assert np.flatnonzero(mask).tolist() == rows
+    cache: dict[object, object] = {}  # a sealed segment's: filled once, then read
+    for _ in range(2):
+        assert np.flatnonzero(compile_filter(text, SCHEMA).evaluate(things, cache)).tolist() == rows
 
 
 @pytest.mark.parametrize("text, params, rows", [
