@@ -286,6 +286,33 @@ def timed_calls(call: Callable[[Any], Any], items: Sequence[Any], budget: float,
                  "p99_ms": float(np.percentile(lat, 99)) * 1e3}
 
 
+def create_plain_collection(client: Any, name: str, dim: int) -> None:
+    """(Re)create `name`: id INT64 primary (explicit ids), `vector` FLOAT_VECTOR(dim), `num`
+    INT64."""
+    from pymilvus import DataType, MilvusClient
+
+    if client.has_collection(name):
+        client.drop_collection(name)
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    schema.add_field("num", DataType.INT64)
+    client.create_collection(name, schema=schema)
+
+
+def searcher(client: Any, collection: str, metric: str, params: dict[str, Any], flt: str = "",
+             limit: int = 10, timeout: float = 600.0) -> Callable[[list[float]], list[int]]:
+    """One top-`limit` pymilvus search of `collection`'s `vector` field per call: the ids."""
+    sp = {"metric_type": metric, "params": params}
+
+    def one(q: list[float]) -> list[int]:
+        res = client.search(collection, data=[q], limit=limit, anns_field="vector",
+                            search_params=sp, filter=flt, timeout=timeout)
+        return [int(h["id"]) for h in res[0]]
+
+    return one
+
+
 def measure(search_one: Callable[[Any], list[int]], queries: list[Any], truth: Any,
             budget: float, warmup: int = WARMUP) -> dict[str, Any]:
     """recall@10, QPS and p50/p99 ms of one query per call (`timed_calls`). `truth` holds each
@@ -417,7 +444,8 @@ def connect(proc: subprocess.Popen[bytes], port: int, timeout: float = SERVER_ST
     """A pymilvus MilvusClient of the server, once it answers (bounded by `timeout`)."""
     from pymilvus import MilvusClient
 
-    t0, last = time.perf_counter(), None
+    t0 = time.perf_counter()
+    last: Exception | None = None
     while time.perf_counter() - t0 < timeout:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")

@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, als
 from common import (
     chosen_engines,
     connect,
+    create_plain_collection,
     driver_parser,
     emit,
     first_results,
@@ -126,18 +127,6 @@ def row_batches(base: np.ndarray, num: np.ndarray, start: int, stop: int, batch:
 # engine-independent steps
 
 
-def create_collection(client: Any, name: str) -> None:
-    from pymilvus import DataType, MilvusClient
-
-    if client.has_collection(name):
-        client.drop_collection(name)
-    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=DIM)
-    schema.add_field("num", DataType.INT64)
-    client.create_collection(name, schema=schema)
-
-
 def insert_all(client: Any, name: str, batches: list[list[dict[str, Any]]]) -> int:
     n = 0
     for rows in batches:
@@ -194,7 +183,7 @@ def phase_insert(client: Any, workdir: Path, cfg: dict[str, Any], r: dict[str, A
     batches = row_batches(base, num, 0, n, BATCH, as_lists=True)  # built outside the timing
     stage = "create_collection"
     try:
-        create_collection(client, "ins")
+        create_plain_collection(client, "ins", DIM)
         stage = "insert"
         t0 = time.perf_counter()
         inserted = insert_all(client, "ins", batches)
@@ -209,7 +198,7 @@ def phase_insert(client: Any, workdir: Path, cfg: dict[str, Any], r: dict[str, A
         if new_client is None:
             return
         stage = "concurrent insert"
-        create_collection(client, "ins4")
+        create_plain_collection(client, "ins4", DIM)
         per = (len(batches) + THREADS - 1) // THREADS
         chunks = [batches[t * per:(t + 1) * per] for t in range(THREADS)]  # disjoint id ranges
         clients = [new_client() for _ in range(THREADS)]
@@ -257,7 +246,7 @@ def phase_compact(client: Any, workdir: Path, cfg: dict[str, Any], r: dict[str, 
     total = per * flushes
     stage = "create_collection"
     try:
-        create_collection(client, "cmp")
+        create_plain_collection(client, "cmp", DIM)
         build_index(client, "cmp", "FLAT")
         client.load_collection("cmp")
         r["segments_per_flush"] = []
@@ -332,7 +321,7 @@ def build_restart_collection(client: Any, workdir: Path, n: int, index_type: str
     """Workload 4, before the restart; the probe query and the id it must find first."""
     base, num = load(workdir)
     batches = row_batches(base, num, 0, n, RESTART_BATCH, as_lists=False)
-    create_collection(client, "rst")
+    create_plain_collection(client, "rst", DIM)
     t0 = time.perf_counter()
     r["restart_inserted"] = insert_all(client, "rst", batches)
     r["restart_insert_rows_per_s"] = r["restart_inserted"] / (time.perf_counter() - t0)

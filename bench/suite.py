@@ -76,6 +76,7 @@ from common import (
     render,
     rss_bytes,
     run_engine,
+    searcher,
     start_server,
     stop_server,
     timed_calls,
@@ -352,18 +353,6 @@ class Served:
                 print(f"[served] {problem}", file=sys.stderr, flush=True)
 
 
-def searcher(client: Any, metric: str, params: dict[str, Any], flt: str = ""
-             ) -> Callable[[list[float]], list[int]]:
-    sp = {"metric_type": metric, "params": params}
-
-    def one(q: list[float]) -> list[int]:
-        res = client.search(COLLECTION, data=[q], limit=K, anns_field="vector", search_params=sp,
-                            filter=flt, timeout=CALL_TIMEOUT_S)
-        return [int(h["id"]) for h in res[0]]
-
-    return one
-
-
 def timed(call: Callable[[], Any], reps: int, budget: float) -> tuple[float, Any, int]:
     """p50 ms of `call` over `reps` calls after one untimed call (no call after `budget` s),
     the last result and the number of timed calls."""
@@ -451,9 +440,9 @@ def workload(engine: str, h: Local | Served, cfg: dict[str, Any], r: dict[str, A
     def sweep_point(key: str, params: dict[str, Any], truth: np.ndarray, flt: str = "",
                     extra: list[Any] | None = None) -> None:
         try:
-            point(m, key, measure(searcher(client, metric, params, flt), qs, truth, budget))
+            point(m, key, measure(searcher(client, COLLECTION, metric, params, flt), qs, truth, budget))
             if extra:
-                point(m, key, measure_threads([searcher(c, metric, params, flt) for c in extra],
+                point(m, key, measure_threads([searcher(c, COLLECTION, metric, params, flt) for c in extra],
                                               qs, truth, budget), "4")
         except Exception as exc:  # noqa: BLE001 - one point's failure is a result
             failed[key] = f"{type(exc).__name__}: {getattr(exc, 'message', '') or exc}"
@@ -528,7 +517,7 @@ def workload(engine: str, h: Local | Served, cfg: dict[str, Any], r: dict[str, A
     h.stop()
     t0 = time.perf_counter()
     client = h.start()
-    probe = searcher(client, metric, {"ef": FILTER_EF})
+    probe = searcher(client, COLLECTION, metric, {"ef": FILTER_EF})
     _, m["reopen_s"], r["reopen_needed_load"] = first_results(
         lambda: [probe(qs[0])], lambda: client.load_collection(COLLECTION, timeout=REOPEN_S),
         t0, REOPEN_S)
