@@ -357,7 +357,7 @@ class Collection:
 
     def _seal(self, gen: Generation) -> list[int]:
         store, commit = self.engine.store, Commit(self.id, checkpoint_lsn=gen.last_lsn)
-        written: list[tuple[GrowingSegment, SealedSegment]] = []
+        written: list[tuple[GrowingSegment, FileRecord, SealedSegment | None]] = []
         for partition_id, seg in gen.segments.items():
             view = seg.snapshot()
             if not view.num_rows:
@@ -365,10 +365,13 @@ class Collection:
             key = f"collections/{self.id}/segments/{seg.id}.arrow"
             # One record batch: the sealed file then maps as one zero-copy chunk per column.
             info = write_segment(store, key, view.table.combine_chunks())
-            commit.add.append(FileRecord(key, self.id, "segment", seg.id, info.size,
-                                         info.checksum, info.num_rows, partition_id))
-            written.append((seg, SealedSegment(seg.id, partition_id, self.schema, self._read(
-                key, info.size, info.checksum), key)))
+            record = FileRecord(key, self.id, "segment", seg.id, info.size, info.checksum,
+                                info.num_rows, partition_id)
+            commit.add.append(record)
+            # Read back (verified, mapped) only to serve it: an unloaded partition's file is
+            # read when it loads.
+            loaded = partition_id in self.loaded_partitions
+            written.append((seg, record, self._sealed(record) if loaded else None))
         self.engine.fault("seal:segment-written")
         if gen.deletes.pks:
             delta_id = self.engine.new_segment_id()
@@ -389,14 +392,15 @@ class Collection:
             self.files.extend(commit.add)
             self.checkpoint_lsn = gen.last_lsn
             self.sealing.remove(gen)  # in the same step as its sealed form appears: no reader
-            for seg, sealed in written:  # sees the rows twice or not at all
-                if sealed.partition_id in self.loaded_partitions:
+            for seg, record, sealed in written:  # sees the rows twice or not at all
+                if record.partition_id in self.loaded_partitions:
+                    sealed = sealed or self._sealed(record)  # loaded meanwhile
                     # Deletes the rows saw while growing (or while being sealed) carry over.
                     sealed.stamp_deletes(slice(None), seg.delete_stamps()[: sealed.num_rows])
                     self.sealed[sealed.id] = sealed
         self.engine.fault("seal:after-commit")
         self.engine.wal_checkpoint_moved()
-        sealed_ids = [seg.id for seg, sealed in written if sealed.partition_id in live]
+        sealed_ids = [seg.id for seg, record, _ in written if record.partition_id in live]
         if sealed_ids:
             self.engine.index_builder.schedule(self)
             self.engine.request_compaction(self)
@@ -436,6 +440,11 @@ class Collection:
         self.files = [f for f in self.files if f.key not in set(garbage)]
         self.growing.segments.pop(partition_id, None)
 
+    def _sealed(self, f: FileRecord) -> SealedSegment:
+        """Segment file `f` read (verified) as a sealed segment, without tombstones."""
+        return SealedSegment(f.segment_id, f.partition_id, self.schema,
+                             self._read(f.key, f.size, f.checksum), f.key)
+
     def _read(self, key: str, size: int, checksum: int) -> pa.Table:
         # Sealed files are memory-mapped unless the collection sets mmap.enabled to false: the
         # operating system then pages column data in and out, so collections larger than RAM
@@ -458,9 +467,7 @@ class Collection:
     def open_sealed(self, files: list[FileRecord]) -> dict[int, SealedSegment]:
         """Read these segment files with every tombstone that applies to them (delta files and
         deletes not yet flushed). Caller holds the write lock."""
-        segments = {f.segment_id: SealedSegment(f.segment_id, f.partition_id, self.schema,
-                                                self._read(f.key, f.size, f.checksum), f.key)
-                    for f in files}
+        segments = {f.segment_id: self._sealed(f) for f in files}
         for f in self.files:
             if f.kind == "delta":
                 self._apply_delta(segments.values(), self._read(f.key, f.size, f.checksum))

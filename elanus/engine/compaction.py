@@ -74,75 +74,109 @@ def _tier(rows: int) -> int:
     return int(math.log(rows / TIER_BASE, TIER_FACTOR)) if rows > TIER_BASE else 0
 
 
-def _pack(ids: list[int], segments: dict[int, SealedSegment], limit: int) -> list[list[int]]:
+def _pack(ids: list[int], rows: dict[int, int], limit: int) -> list[list[int]]:
     """Consecutive runs of `ids` holding at most `limit` rows each."""
     groups: list[list[int]] = []
     current: list[int] = []
-    rows = 0
+    total = 0
     for sid in ids:
-        n = segments[sid].num_rows
-        if current and rows + n > limit:
+        n = rows[sid]
+        if current and total + n > limit:
             groups.append(current)
-            current, rows = [], 0
+            current, total = [], 0
         current.append(sid)
-        rows += n
+        total += n
     if current:
         groups.append(current)
     return groups
 
 
-def plan_groups(collection: Collection, segments: dict[int, SealedSegment], ts: int,
-                major: bool) -> list[list[int]]:
+def plan_groups(collection: Collection, files: dict[int, FileRecord],
+                segments: dict[int, SealedSegment], ts: int, major: bool) -> list[list[int]]:
     """Groups of segment ids worth rewriting together (each group up to the seal size).
 
     Major (manual) compaction packs every segment; automatic compaction merges small segments
-    tier by tier, and rewrites alone any segment with many deleted or expired rows.
+    tier by tier (by the row counts the catalog keeps), and rewrites alone any segment with
+    many deleted or expired rows (among `segments`, those read with their tombstones).
     """
     limit = collection.engine.seal_rows
+    rows = {sid: f.num_rows for sid, f in files.items()}
     expire = collection.expire_before(ts)
     dirty = {sid for sid, s in segments.items()
              if _dropped_share(s, ts, expire) >= (1e-12 if major else DELETED_SHARE)}
     by_partition: dict[int, list[int]] = {}
-    for sid in sorted(segments):  # segments merge only within their partition
-        by_partition.setdefault(segments[sid].partition_id, []).append(sid)
+    for sid in sorted(files):  # segments merge only within their partition
+        by_partition.setdefault(files[sid].partition_id, []).append(sid)
     groups: list[list[int]] = []
     for ids in by_partition.values():
         if major:
-            groups += _pack(ids, segments, limit)
+            groups += _pack(ids, rows, limit)
             continue
         tiers: dict[int, list[int]] = {}
         for sid in ids:
-            if segments[sid].num_rows < limit * SMALL_SHARE:
-                tiers.setdefault(_tier(segments[sid].num_rows), []).append(sid)
+            if rows[sid] < limit * SMALL_SHARE:
+                tiers.setdefault(_tier(rows[sid]), []).append(sid)
         groups += [g for tier in tiers.values() if len(tier) >= MIN_MERGE
-                   for g in _pack(tier, segments, limit)]
+                   for g in _pack(tier, rows, limit)]
     grouped = {sid for g in groups for sid in g}
     groups = [g for g in groups if len(g) > 1 or g[0] in dirty]
     groups += [[sid] for sid in sorted(dirty - grouped)]
     return groups
 
 
+def _droppable(collection: Collection, files: dict[int, FileRecord]) -> list[int]:
+    """Segments that may hold rows to drop: with a TTL or deletes not yet flushed, any; else
+    those a delete file can hit (sealed before it, or compacted from tombstones older than
+    its newest). Caller holds the collection's lock."""
+    if collection.ttl_seconds or any(g.deletes.pks for g in (*collection.sealing,
+                                                             collection.growing)):
+        return list(files)
+    deltas = [f for f in collection.files if f.kind == "delta"]
+    return [sid for sid, f in files.items() if any(_can_hit(d, f) for d in deltas)]
+
+
+def _read_sources(collection: Collection, groups: list[list[int]],
+                  segments: dict[int, SealedSegment]) -> list[list[int]]:
+    """Read the segments of `groups` not read yet (the loaded one where a load came meanwhile);
+    returns the groups whose segments all still exist (a drop may have removed some)."""
+    with collection.lock:
+        files = {f.segment_id: f for f in collection.files if f.kind == "segment"}
+        groups = [g for g in groups if all(sid in files for sid in g)]
+        wanted = [sid for g in groups for sid in g if sid not in segments]
+        segments.update({sid: collection.sealed[sid] for sid in wanted
+                         if sid in collection.sealed})
+        missing = [files[sid] for sid in wanted if sid not in segments]
+        if missing:
+            segments.update(collection.open_sealed(missing))
+    return groups
+
+
 def compact(collection: Collection, job: Job | None = None, major: bool = False,
             clustering: bool = False) -> Job | None:
     """Plan and execute compaction for `collection`; returns the job (None: nothing to do).
-    Clustering compaction rewrites each partition's segments sorted by the clustering key."""
+    Clustering compaction rewrites each partition's segments sorted by the clustering key.
+
+    Segments not loaded are read only when they may hold rows to drop or are rewritten: a
+    collection ingesting unloaded is not re-read at every seal."""
     engine = collection.engine
     with collection.compaction_lock:
         with collection.lock:
             files = {f.segment_id: f for f in collection.files if f.kind == "segment"}
             segments = {sid: collection.sealed[sid] for sid in files if sid in collection.sealed}
-            missing = [files[sid] for sid in files if sid not in segments]
+            check = list(files) if major or clustering else _droppable(collection, files)
+            missing = [files[sid] for sid in check if sid not in segments]
             if missing:
                 segments.update(collection.open_sealed(missing))
             ts = engine.tso.allocate()
         key = next((f.name for f in collection.schema.fields if f.is_clustering_key), "")
         if clustering:
             by_partition: dict[int, list[int]] = {}
-            for sid in sorted(segments):
-                by_partition.setdefault(segments[sid].partition_id, []).append(sid)
+            for sid in sorted(files):
+                by_partition.setdefault(files[sid].partition_id, []).append(sid)
             groups = list(by_partition.values())
         else:
-            groups = plan_groups(collection, segments, ts, major)
+            groups = plan_groups(collection, files, segments, ts, major)
+        groups = _read_sources(collection, groups, segments)
         if job is None:
             if not groups:
                 return None
@@ -174,11 +208,12 @@ def _execute(collection: Collection, plan: Plan, sources: dict[int, SealedSegmen
     table = pa.concat_tables(parts).combine_chunks() if parts else None
     order = None
     if table is not None and cluster_by:
-        order = pc.sort_indices(table, sort_keys=[(cluster_by, "ascending")],
-                                null_placement="at_end").to_numpy()
+        order = pc.sort_indices(table, sort_keys=[(cluster_by, "ascending", "at_end")]
+                                ).to_numpy()
         table = table.take(pa.array(order))
     partition_id = files[plan.sources[0]].partition_id
     commit = Commit(collection.id)
+    loaded = partition_id in collection.loaded_partitions  # checked again under the lock
     outputs: list[SealedSegment] = []
     rows = table.num_rows if table is not None else 0
     step = engine.seal_rows if cluster_by else max(rows, 1)
@@ -191,8 +226,8 @@ def _execute(collection: Collection, plan: Plan, sources: dict[int, SealedSegmen
         # It absorbed every tombstone up to `ts`: delta files need not cover it below that.
         commit.add.append(FileRecord(key, collection.id, "segment", new_id, info.size,
                                      info.checksum, info.num_rows, partition_id, max_ts=ts))
-        outputs.append(SealedSegment(new_id, partition_id, collection.schema,
-                                     collection._read(key, info.size, info.checksum), key))
+        if loaded:  # read back (verified, mapped) only to serve it
+            outputs.append(collection._sealed(commit.add[-1]))
     engine.fault("compaction:before-commit")
     with collection.lock:
         if collection.dropped or partition_id not in collection.partition_ids():
@@ -210,6 +245,7 @@ def _execute(collection: Collection, plan: Plan, sources: dict[int, SealedSegmen
             # Tombstones that reached the sources after they were read: taken from the
             # segments loaded now (a reload may have replaced the ones compaction read).
             live = {sid: collection.sealed.get(sid, s) for sid, s in sources.items()}
+            outputs = outputs or [collection._sealed(f) for f in commit.add]  # loaded meanwhile
             for sid in sources:
                 collection.sealed.pop(sid, None)
             _carry_late_tombstones(live, kept_masks, outputs, order)
@@ -227,11 +263,14 @@ def _stale_deltas(files: list[FileRecord], segments: list[FileRecord]) -> set[st
     no tombstones absorbed), or a compaction output that absorbed tombstones only up to a time
     before the delta's newest one.
     """
-    def needed(delta: FileRecord) -> bool:
-        return any((s.max_ts == 0 and s.segment_id < delta.segment_id)
-                   or (s.max_ts != 0 and s.max_ts < delta.max_ts) for s in segments)
+    return {f.key for f in files
+            if f.kind == "delta" and not any(_can_hit(f, s) for s in segments)}
 
-    return {f.key for f in files if f.kind == "delta" and not needed(f)}
+
+def _can_hit(delta: FileRecord, segment: FileRecord) -> bool:
+    """Whether the tombstones of `delta` can apply to `segment`'s rows (see _stale_deltas)."""
+    return ((segment.max_ts == 0 and segment.segment_id < delta.segment_id)
+            or (segment.max_ts != 0 and segment.max_ts < delta.max_ts))
 
 
 def _carry_late_tombstones(sources: dict[int, SealedSegment], kept: dict[int, np.ndarray],

@@ -332,14 +332,13 @@ class SealedSegment(Segment):
         self._indexes: dict[str, VectorIndex] = {}
         self._filter_cache: dict[object, object] = {}
         self.max_ts = int(self._ts.max()) if self.num_rows else 0
-        self._view: SegmentView | None = None
 
     def snapshot(self) -> SegmentView:
-        view = self._view  # the rows never change; delete stamps are read through the view
-        if view is None:
-            view = self._view = SegmentView(self, self.num_rows, self._table, self._pks, self._ts,
-                                            self._delete_ts, self.max_ts, self._keys)
-        return view
+        # The rows never change; delete stamps are read through the view. Not cached: a view
+        # held here would make a reference cycle, and a dropped segment's mapped file would
+        # then stay mapped until the cyclic garbage collector runs.
+        return SegmentView(self, self.num_rows, self._table, self._pks, self._ts,
+                           self._delete_ts, self.max_ts, self._keys)
 
     @property
     def filter_cache(self) -> dict[object, object] | None:
@@ -352,7 +351,6 @@ class SealedSegment(Segment):
     def set_schema(self, schema: CollectionSchema) -> None:
         """Read the rows under an evolved schema (fields added, dynamic field enabled)."""
         self._table = conform(self._table, schema)
-        self._view = None
         self._filter_cache = {}
         self.schema = schema
 

@@ -425,6 +425,82 @@ def test_automatic_merges_rewrite_each_row_a_few_times_not_once_per_flush(tmp_pa
         e.close()
 
 
+def test_automatic_compaction_reads_only_the_unloaded_segments_it_may_rewrite(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from elanus.engine import compaction
+
+    e = _open(tmp_path / "d", auto_compaction=False)
+    try:
+        e.create_collection("default", _schema())
+        e.create_index("default", "books", "vector", "", {"metric_type": "L2"})
+        coll = e.collection("default", "books")
+        read: list[int] = []
+        real = coll._read
+
+        def counted(key: str, size: int, checksum: int) -> pa.Table:
+            table = real(key, size, checksum)
+            if "/segments/" in key and threading.current_thread() is threading.main_thread():
+                read.append(table.num_rows)  # not the index builder's reads
+            return table
+
+        monkeypatch.setattr(coll, "_read", counted)
+
+        def seal(start: int, n: int) -> None:
+            e.insert("default", "books", _columns(np.arange(start, start + n)), n)
+            e.flush("default", "books")
+
+        for start in (0, 50, 100):
+            seal(start, 50)
+        assert compaction.compact(coll) is None and read == []  # three of a tier: no merge
+        seal(150, 50)
+        assert compaction.compact(coll) is not None and read == [50] * 4  # the four merged
+        read.clear()
+        seal(200, 1000)
+        assert compaction.compact(coll) is None and read == []
+        e.load_collection("default", "books")
+        e.delete("default", "books", "id >= 200 and id < 500")
+        e.flush("default", "books")  # a delete file: the segments it can hit are read
+        e.release_collection("default", "books")
+        read.clear()
+        job = compaction.compact(coll)
+        assert job is not None and sorted(read) == [200, 1000]
+        assert [len(p.sources) for p in job.plans] == [1]  # 30% deleted: rewritten alone
+        assert sorted(f.num_rows for f in coll.files if f.kind == "segment") == [200, 700]
+        e.load_collection("default", "books")
+        assert _count(e) == 900 and _count(e, flt="id >= 200 and id < 500") == 0
+    finally:
+        e.close()
+
+
+def test_segments_compacted_away_or_released_are_freed_without_the_cyclic_collector(
+        engine: Engine) -> None:
+    import gc
+    import weakref
+
+    for start in (0, 500):
+        engine.insert("default", "books", _columns(np.arange(start, start + 500)), 500)
+        engine.flush("default", "books")
+    assert engine.wait_idle(30)
+    queries = np.random.default_rng(1).random((2, DIM), dtype=np.float32)
+    gc.collect()
+    gc.disable()  # a segment in a reference cycle would stay (and its file stay mapped)
+    try:
+        coll = engine.collection("default", "books")
+        first = [weakref.ref(s) for s in coll.sealed.values()]
+        engine.search(SearchRequest("default", "books", "", queries, 5, filter="year > 1990",
+                                    output_fields=("year",)))
+        engine.query(QueryRequest("default", "books", "id in [1, 2, 700]", ("year",)))
+        job = engine.compact("default", "books")
+        assert engine.wait_idle(30) and engine.compaction_job(job).state == "Completed"
+        assert len(first) == 2 and all(r() is None for r in first)
+        merged = [weakref.ref(s) for s in coll.sealed.values()]
+        assert _search_ids(engine, queries) and _count(engine, flt="year > 1980") == 780
+        engine.release_collection("default", "books")
+        assert len(merged) == 1 and merged[0]() is None
+    finally:
+        gc.enable()
+
+
 def _count_files(coll) -> int:  # type: ignore[no-untyped-def]
     return sum(1 for f in coll.files if f.kind == "segment")
 
