@@ -21,10 +21,11 @@ from elanus.engine.collection import Collection, Snapshot
 from elanus.engine.partitioning import read_snapshot
 from elanus.engine.requests import QueryRequest, QueryResult
 from elanus.engine.scalar_indexing import segment_indexes
-from elanus.engine.segment import SegmentView, both, kept_rows, passing_rows
+from elanus.engine.segment import SegmentView, both, kept_rows
 from elanus.engine.text_indexing import with_text_indexes
 from elanus.errors import FieldNotFound, FilterInvalid, InvalidArgument, UnexpectedError
 from elanus.expr import Filter, compile_filter, plan
+from elanus.index.selection import Selection, narrowed
 from elanus.schema import DYNAMIC_FIELD, TIMESTAMP_COLUMN, CollectionSchema
 
 MAX_TOPK = 16384
@@ -83,21 +84,39 @@ def filter_of(text: str, schema: CollectionSchema, params: dict[str, Any]) -> Fi
     return compile_filter(text, schema, params) if text.strip() else None
 
 
-def filter_masks(collection: Collection, snap: Snapshot, flt: Filter | None
-                 ) -> list[npt.NDArray[np.bool_] | None]:
+def filter_selections(collection: Collection, snap: Snapshot, flt: Filter | None
+                      ) -> list[Selection | None]:
     """Per segment: the rows visible at the snapshot's timestamp that pass the filter (None:
-    every row), which the segment's scalar indexes answer where they can (and its text
-    indexes answer text_match and phrase_match)."""
+    every row). The segment's scalar indexes answer the filter where they can (and its text
+    indexes answer text_match and phrase_match); a sealed segment keeps the result for the
+    next request with the same filter."""
     live = snap.visible()
     if flt is None:
-        return live
+        return [None if m is None else Selection(m) for m in live]
     specs = list(collection.indexes.values())
     schema = collection.schema
-    return [both(m, flt.evaluate(v.table, v.segment.filter_cache, with_text_indexes(
-                schema, flt, v, segment_indexes(schema, specs, v.segment))))
-            if v.num_rows else m for v, m in zip(snap.views, live)]
+    key = flt.cache_key
+
+    def evaluated(v: SegmentView) -> Selection:
+        return Selection(flt.evaluate(v.table, v.segment.filter_cache, with_text_indexes(
+            schema, flt, v, segment_indexes(schema, specs, v.segment))))
+
+    def passed(v: SegmentView) -> Selection:
+        kept = v.segment.filter_results
+        if key is None or kept is None:
+            return evaluated(v)
+        found = kept.get(key, v.table)
+        if found is None:
+            found = evaluated(v)
+            kept.put(key, v.table, found)
+        return found
+
+    return [narrowed(passed(v) if v.num_rows else None, m) for v, m in zip(snap.views, live)]
 
 
+def selected_rows(view: SegmentView, selection: Selection | None) -> int:
+    """How many rows of the view a selection (None: every row) keeps."""
+    return view.num_rows if selection is None else selection.passing
 
 
 
@@ -140,11 +159,12 @@ def query(collection: Collection, req: QueryRequest) -> QueryResult:
     flt = filter_of(req.filter, schema, req.filter_params)
     snap = read_snapshot(collection, "query", flt, req.partition_names, req.read_ts)
     views = snap.views
-    masks = filter_masks(collection, snap, flt)
+    selections = filter_selections(collection, snap, flt)
     if is_count:
-        total = sum(passing_rows(m, v.num_rows) for v, m in zip(views, masks))
+        total = sum(selected_rows(v, s) for v, s in zip(views, selections))
         return QueryResult(pa.table({COUNT_STAR: pa.array([total], pa.int64())}), (COUNT_STAR,),
                            count=total, read_ts=snap.ts)
+    masks = [None if s is None else s.mask for s in selections]
     out = plan_output(schema, requested, with_pk=True)
     if req.limit >= 0 and views and views[0].keys is not None:
         seg, off = _key_page(views, masks, req.offset, req.offset + req.limit)
@@ -152,7 +172,7 @@ def query(collection: Collection, req: QueryRequest) -> QueryResult:
                            read_ts=snap.ts)
     columns = list(dict.fromkeys((*out.columns, TIMESTAMP_COLUMN)))
     parts = [kept_rows(v.table.select(columns), m)
-             for v, m in zip(views, masks) if passing_rows(m, v.num_rows)]
+             for v, m, s in zip(views, masks, selections) if selected_rows(v, s)]
     if not parts:
         return QueryResult(empty_table(schema, out.columns), out.names, out.dynamic_keys,
                            read_ts=snap.ts)
@@ -247,8 +267,9 @@ def delete_plan(collection: Collection, text: str, params: dict[str, Any]) -> Fi
 def matching_pks(collection: Collection, flt: Filter, partition: str = "") -> pa.Array:
     """Primary keys of the live rows that pass the filter (for delete by filter)."""
     snap = read_snapshot(collection, "delete", flt, (partition,) if partition else ())
-    masks = filter_masks(collection, snap, flt)
-    pks = [kept_rows(v.pks, m) for v, m in zip(snap.views, masks) if passing_rows(m, v.num_rows)]
+    pks = [kept_rows(v.pks, None if s is None else s.mask)
+           for v, s in zip(snap.views, filter_selections(collection, snap, flt))
+           if selected_rows(v, s)]
     if not pks:
         return pa.array([], type=collection.pk_type)
     return pa.chunked_array(pks, type=collection.pk_type).combine_chunks()

@@ -29,18 +29,20 @@ from elanus.engine.collection import Collection
 from elanus.engine.partitioning import read_snapshot
 from elanus.engine.read import (
     empty_table,
-    filter_masks,
     filter_of,
+    filter_selections,
     gather,
     newest_rows,
     plan_output,
+    selected_rows,
 )
 from elanus.engine.requests import IteratorPage, SearchRequest, SearchResult
-from elanus.engine.segment import SegmentView, both, passing_rows, search_base
+from elanus.engine.segment import SegmentView, search_base
 from elanus.errors import InvalidArgument, MetricTypeMismatch
 from elanus.expr.columns import validity
 from elanus.index.factory import exact, prepare_queries
 from elanus.index.registry import check_search, default_metric
+from elanus.index.selection import Selection, narrowed
 from elanus.index.sparse import BM25
 from elanus.index.vector import larger_is_closer
 from elanus.schema import CollectionSchema, DataType, FieldSchema
@@ -197,7 +199,7 @@ class _Target:
 
     seg: int
     view: SegmentView
-    allowed: npt.NDArray[np.bool_] | None
+    allowed: Selection | None
     passing: int
 
 
@@ -232,17 +234,17 @@ def run(collection: Collection, req: SearchRequest) -> SearchResult:
     out = plan_output(schema, req.output_fields, with_pk=False)
     flt = filter_of(req.filter, schema, req.filter_params)
     snap = read_snapshot(collection, "search", flt, req.partition_names, req.read_ts)
-    masks = filter_masks(collection, snap, flt)
+    selections = filter_selections(collection, snap, flt)
     if field.nullable:  # rows without a vector are never hits
-        masks = [both(m, validity(v.table.column(field.name))) if v.num_rows else m
-                 for v, m in zip(snap.views, masks)]
+        selections = [narrowed(s, validity(v.table.column(field.name))) if v.num_rows else s
+                      for v, s in zip(snap.views, selections)]
     if req.iterator is not None and req.iterator.seen is not None:
-        masks = [both(m, ~pc.is_in(v.pks, value_set=req.iterator.seen).to_numpy(
-                     zero_copy_only=False)) if v.num_rows else m
-                 for v, m in zip(snap.views, masks)]
-    passing = [passing_rows(m, v.num_rows) for v, m in zip(snap.views, masks)]
-    targets = [_Target(i, v, None if p == v.num_rows else m, p)
-               for i, (v, m, p) in enumerate(zip(snap.views, masks, passing)) if p]
+        selections = [narrowed(s, ~pc.is_in(v.pks, value_set=req.iterator.seen).to_numpy(
+                          zero_copy_only=False)) if v.num_rows else s
+                      for v, s in zip(snap.views, selections)]
+    passing = [selected_rows(v, s) for v, s in zip(snap.views, selections)]
+    targets = [_Target(i, v, None if p == v.num_rows else s, p)
+               for i, (v, s, p) in enumerate(zip(snap.views, selections, passing)) if p]
     nq = len(queries)
     pk_name = schema.primary.name
     if not targets:

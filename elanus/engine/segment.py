@@ -16,11 +16,15 @@ and its earliest and latest delete timestamps, so a read after every insert of a
 delete has reached sees every row (no mask), and a read after every delete sees the rows not
 deleted, a mask kept until the next delete. Only reads at older timestamps (iterators, for one)
 compare every row's timestamps.
+
+A sealed segment's rows never change, so it keeps its latest filter results (`FilterResults`):
+a filter repeated over many searches is evaluated once per segment.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -32,11 +36,13 @@ import pyarrow.compute as pc
 
 from elanus.engine.rows import conform
 from elanus.index.factory import SearchBase
+from elanus.index.selection import Selection
 from elanus.index.vector import VectorIndex, normalized
 from elanus.schema import TIMESTAMP_COLUMN, CollectionSchema, DataType, FieldSchema
 from elanus.schema.vectors import decode_dense, fixed_rows, sparse_rows, vector_view
 
 Mask = npt.NDArray[np.bool_]
+FILTER_RESULTS = 8  # filter results a sealed segment keeps (a byte per row each, and a bit)
 Stamps = npt.NDArray[np.uint64]
 NEVER = np.iinfo(np.uint64).max  # the delete timestamp of a row no tombstone has deleted
 MAX_CHUNKS = 32  # a growing segment merges its insert batches past this many
@@ -93,6 +99,31 @@ class _Buffer:
         self.size = need
 
 
+class FilterResults:
+    """The rows a sealed segment's table passes, by filter (`Filter.cache_key`), for the last
+    FILTER_RESULTS filters used. Each result names the table it was read from: one read from a
+    table since replaced (the schema evolved) is never given out."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._results: OrderedDict[str, tuple[pa.Table, Selection]] = OrderedDict()
+
+    def get(self, key: str, table: pa.Table) -> Selection | None:
+        with self._lock:
+            found = self._results.get(key)
+            if found is None or found[0] is not table:
+                return None
+            self._results.move_to_end(key)
+            return found[1]
+
+    def put(self, key: str, table: pa.Table, passed: Selection) -> None:
+        with self._lock:
+            self._results[key] = (table, passed)
+            self._results.move_to_end(key)
+            while len(self._results) > FILTER_RESULTS:
+                self._results.popitem(last=False)
+
+
 class Segment:
     """Read interface shared by growing and sealed segments."""
 
@@ -121,6 +152,11 @@ class Segment:
     @property
     def filter_cache(self) -> dict[object, object] | None:
         """Where filters may memoize decoded columns: immutable segments only."""
+        return None
+
+    @property
+    def filter_results(self) -> FilterResults | None:
+        """Where filter results may be kept: immutable segments only."""
         return None
 
     @property
@@ -331,6 +367,7 @@ class SealedSegment(Segment):
         self._unit: dict[str, SearchBase] = {}
         self._indexes: dict[str, VectorIndex] = {}
         self._filter_cache: dict[object, object] = {}
+        self._filter_results = FilterResults()
         self.max_ts = int(self._ts.max()) if self.num_rows else 0
 
     def snapshot(self) -> SegmentView:
@@ -344,6 +381,10 @@ class SealedSegment(Segment):
     def filter_cache(self) -> dict[object, object] | None:
         return self._filter_cache
 
+    @property
+    def filter_results(self) -> FilterResults | None:
+        return self._filter_results
+
     @cached_property
     def distinct_keys(self) -> bool:
         return bool(pc.count_distinct(self._pks).as_py() == self.num_rows)
@@ -352,6 +393,7 @@ class SealedSegment(Segment):
         """Read the rows under an evolved schema (fields added, dynamic field enabled)."""
         self._table = conform(self._table, schema)
         self._filter_cache = {}
+        self._filter_results = FilterResults()
         self.schema = schema
 
     def vectors(self, field: str, n: int, cosine: bool = False) -> SearchBase:

@@ -7,8 +7,11 @@ may be evaluated from several threads at once.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -20,7 +23,7 @@ from elanus.expr.binder import bind
 from elanus.expr.columns import IndexKey, TableReader
 from elanus.expr.evaluator import evaluate
 from elanus.expr.parser import parse
-from elanus.expr.plan import Predicate, predicate_columns, text_columns
+from elanus.expr.plan import Predicate, Sample, leaves, predicate_columns, text_columns
 from elanus.schema import CollectionSchema
 
 
@@ -39,6 +42,15 @@ class Filter:
     columns: frozenset[str]
     text_columns: frozenset[str] = frozenset()
 
+    @cached_property
+    def cache_key(self) -> str | None:
+        """Equal for two filters only when they pass the same rows of any table, so a result
+        may be kept under it: the plan spelled out with its literals' types (plan equality
+        takes 1, 1.0 and True for one value). None when the filter draws rows at random."""
+        if any(isinstance(leaf, Sample) for leaf in leaves(self.plan)):
+            return None
+        return repr(self.plan)
+
     def evaluate(self, table: pa.Table, cache: dict[Any, Any] | None = None,
                  indexes: Mapping[IndexKey, Any] | None = None) -> npt.NDArray[np.bool_]:
         """The rows of `table` that pass, as a bool array of length table.num_rows.
@@ -53,7 +65,28 @@ class Filter:
 
 def compile_filter(text: str, schema: CollectionSchema,
                    params: Mapping[str, Any] | None = None) -> Filter:
-    """Parse `text`, bind it to `schema` and `params`; raises FilterInvalid (code 1100)."""
+    """Parse `text`, bind it to `schema` and `params`; raises FilterInvalid (code 1100).
+    The last COMPILED filters are kept: a filter repeated over many requests compiles once."""
+    key = (text, id(schema), repr(params) if params else "")
+    with _compiled_lock:
+        found = _compiled.get(key)
+        if found is not None:  # an entry holds its schema: no other one can take its id
+            _compiled.move_to_end(key)
+            return found[1]
+    flt = _compile(text, schema, params)
+    with _compiled_lock:
+        _compiled[key] = (schema, flt)
+        while len(_compiled) > COMPILED:
+            _compiled.popitem(last=False)
+    return flt
+
+
+COMPILED = 64
+_compiled: OrderedDict[tuple[str, int, str], tuple[CollectionSchema, Filter]] = OrderedDict()
+_compiled_lock = threading.Lock()
+
+
+def _compile(text: str, schema: CollectionSchema, params: Mapping[str, Any] | None) -> Filter:
     try:
         predicate = bind(parse(text), schema, params, text)
     except RecursionError:  # e.g. thousands of chained + operators: a tree too deep to walk

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from elanus.index.minhash import MHJACCARD, element_bits, exact_minhash
+from elanus.index.selection import Allowed, as_selection
 from elanus.index.vector import (
     Offsets,
     Scores,
@@ -61,7 +62,7 @@ def _jaccard(base: Bits, queries: Bits, k: int) -> tuple[Offsets, Scores]:
 
 
 def exact_binary(base: Bits, queries: Bits, k: int, metric: str,
-                 allowed: npt.NDArray[np.bool_] | None = None) -> tuple[Offsets, Scores]:
+                 allowed: Allowed = None) -> tuple[Offsets, Scores]:
     """Brute-force top k over packed rows, optionally restricted to `allowed` rows."""
     if allowed is not None:
         return over_survivors(exact_binary, base, queries, k, metric, allowed)
@@ -87,15 +88,15 @@ class BinaryIndex:
             return BIN_FLAT_MARKER
         return bytes(faiss.serialize_index_binary(self._ivf).tobytes())
 
-    def search(self, queries: Bits, k: int, allowed: npt.NDArray[np.bool_] | None = None,
+    def search(self, queries: Bits, k: int, allowed: Allowed = None,
                params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
         if self.metric == MHJACCARD:  # BIN_FLAT over MinHash signatures
             return exact_minhash(self._base, queries, k, self.metric, allowed,
                                  element_bits(params or {}))
-        usable = self._ivf is not None and self.metric == "HAMMING" and \
-            (allowed is None or bool(allowed.all()))
-        if not usable:
-            return exact_binary(self._base, queries, k, self.metric, allowed)
+        selection = as_selection(allowed)
+        every_row = selection is None or selection.passing == self.num_rows
+        if self._ivf is None or self.metric != "HAMMING" or not every_row:
+            return exact_binary(self._base, queries, k, self.metric, selection)
         n = self.num_rows
         kk = min(k, n)
         if kk == 0:

@@ -28,6 +28,7 @@ from elanus.index.minhash import (
 )
 from elanus.index.params import QUANTIZED_KINDS
 from elanus.index.quantized import build_quantized, load_quantized
+from elanus.index.selection import Allowed
 from elanus.index.sparse import SparseIndex
 from elanus.index.vector import (
     Offsets,
@@ -96,7 +97,7 @@ def prepare_queries(queries: Any, metric: str) -> Any:
 
 
 def exact(base: SearchBase, queries: Any, k: int, metric: str,
-          allowed: npt.NDArray[np.bool_] | None,
+          allowed: Allowed,
           params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
     """Brute-force top k over a segment's search base (already prepared for `metric`);
     `params` (the search's over the index's) give MinHash signatures their element width."""

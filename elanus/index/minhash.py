@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from elanus.errors import InvalidArgument
+from elanus.index.selection import Allowed, Selection, as_selection
 from elanus.index.vector import BuildCancelled, Offsets, Scores, _empty, _pad, over_survivors
 
 Bits = npt.NDArray[np.uint8]
@@ -198,7 +199,7 @@ def _exact_counts(base: Bits, queries: Bits, k: int, element_bytes: int,
 
 
 def exact_minhash(base: Bits, queries: Bits, k: int, metric: str = "MHJACCARD",
-                  allowed: Mask | None = None,
+                  allowed: Allowed = None,
                   element_bits: int = DEFAULT_ELEMENT_BITS) -> tuple[Offsets, Scores]:
     """Brute-force top k by MHJACCARD over packed signature rows, optionally restricted.
 
@@ -259,7 +260,7 @@ class MinHashIndex:
                  keys=self._keys, rows=self._rows)
         return out.getvalue()
 
-    def search(self, queries: Bits, k: int, allowed: Mask | None = None,
+    def search(self, queries: Bits, k: int, allowed: Allowed = None,
                params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
         if _search_options(params or {}) and not self.params.with_raw_data:
             raise InvalidArgument("fail to search with jaccard distance without raw data")
@@ -267,6 +268,7 @@ class MinHashIndex:
         off, score = _empty(nq, k, self.metric)
         if n == 0 or k == 0 or nq == 0:
             return off, score
+        selection = as_selection(allowed)
         q_keys = band_hashes(queries, self.params.bands)
         lo = np.empty((nq, self.params.bands), dtype=np.int64)
         hi = np.empty_like(lo)
@@ -279,12 +281,12 @@ class MinHashIndex:
             done = int(entries[start - 1]) if start else 0
             stop = int(np.searchsorted(entries, done + _PAIR_BUDGET, side="right"))
             stop = max(start + 1, stop)
-            self._rank(queries, start, stop, lo, hi, k, allowed, off, score)
+            self._rank(queries, start, stop, lo, hi, k, selection, off, score)
             start = stop
         return off, score
 
     def _rank(self, queries: Bits, start: int, stop: int, lo: Offsets, hi: Offsets, k: int,
-              allowed: Mask | None, off: Offsets, score: Scores) -> None:
+              selection: Selection | None, off: Offsets, score: Scores) -> None:
         """Fill off/score rows start..stop-1 with their best-scoring band candidates."""
         n, bands = self.num_rows, self.params.bands
         lengths = (hi[start:stop] - lo[start:stop]).ravel()
@@ -296,8 +298,8 @@ class MinHashIndex:
         query = np.repeat(np.arange(stop - start, dtype=np.int64), bands)
         pair = np.unique(np.repeat(query, lengths) * n + self._rows.ravel()[entry])
         q_of, row = pair // n, pair % n
-        if allowed is not None:
-            keep = allowed[row]
+        if selection is not None:
+            keep = selection.mask[row]
             q_of, row = q_of[keep], row[keep]
         counts = self._pair_counts(queries[start:stop], q_of, row)
         hit = counts > 0

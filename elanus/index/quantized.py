@@ -44,7 +44,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from elanus.index.params import (
     HNSW_KINDS,
@@ -55,6 +54,7 @@ from elanus.index.params import (
     search_params,
 )
 from elanus.index.rerank import exact_raw, rerank
+from elanus.index.selection import Allowed, Selection
 from elanus.index.vector import (
     Offsets,
     Scores,
@@ -64,7 +64,6 @@ from elanus.index.vector import (
     _pad,
     add_in_batches,
     add_to_graph,
-    bitmap_selector,
     faiss_metric,
     filtering,
     prepare,
@@ -108,22 +107,22 @@ class QuantizedIndex:
             raise ValueError(f"{kind} index holds {index.ntotal} rows, the segment {len(base)}")
         return cls(index, metric, kind, base, bool(header["rerank"]))
 
-    def search(self, queries: Vectors, k: int, allowed: npt.NDArray[np.bool_] | None = None,
+    def search(self, queries: Vectors, k: int, allowed: Allowed = None,
                params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
         """Top k per query; `queries` are already prepared for the metric."""
         sp = search_params(self.kind, params or {}, k)
         n = self.num_rows
         plan = filtering(allowed, n, k)
-        allowed, passing = plan.allowed, plan.passing
+        selection, passing = plan.allowed, plan.passing
         if plan.exact:
-            return self._exact(queries, k, allowed)
+            return self._exact(queries, k, selection)
         kk = min(k, n)
         if kk == 0:
             return _empty(len(queries), k, self.metric)
         if self._index is None:
-            return self._exact(queries, k, allowed)
+            return self._exact(queries, k, selection)
         wanted = min(n, max(kk, self._candidates(sp, kk)))
-        search_params_, keepalive = self._faiss_params(sp, wanted, allowed)
+        search_params_, keepalive = self._faiss_params(sp, wanted, selection)
         scores, offsets = self._index.search(queries, wanted if self._rerank else kk,
                                              params=search_params_)
         del keepalive
@@ -131,14 +130,14 @@ class QuantizedIndex:
         if self._rerank:
             offsets, scores = rerank(self._base, queries, offsets, kk, self.metric)
         if int((offsets[:, : min(kk, passing)] < 0).sum()):
-            return self._exact(queries, k, allowed)  # the index came back short
+            return self._exact(queries, k, selection)  # the index came back short
         if kk < k:
             return _pad(offsets, scores, k, self.metric)
         return offsets, scores.astype(np.float32)
 
     def _exact(self, queries: Vectors, k: int,
-               allowed: npt.NDArray[np.bool_] | None) -> tuple[Offsets, Scores]:
-        rows = None if allowed is None else np.flatnonzero(allowed).astype(np.int64)
+               selection: Selection | None) -> tuple[Offsets, Scores]:
+        rows = None if selection is None else selection.rows
         return exact_raw(self._base, queries, k, self.metric, rows)
 
     def _candidates(self, sp: SearchParams, k: int) -> int:
@@ -151,7 +150,7 @@ class QuantizedIndex:
         return math.ceil(k * sp.refine_k) if refined else k
 
     def _faiss_params(self, sp: SearchParams, wanted: int,
-                      allowed: npt.NDArray[np.bool_] | None) -> tuple[Any, tuple[Any, ...]]:
+                      selection: Selection | None) -> tuple[Any, tuple[Any, ...]]:
         """faiss search parameters nested as the index is (refine, rotation, IVF or HNSW), the
         filter as a bitmap selector at the bottom; the second value keeps them all alive."""
         leaf: Any
@@ -164,10 +163,9 @@ class QuantizedIndex:
         else:
             leaf = _faiss.SearchParametersIVF(nprobe=sp.nprobe)
         keep: list[Any] = [leaf]
-        if allowed is not None:
-            selector, bits = bitmap_selector(allowed)
-            leaf.sel = selector
-            keep += [bits, selector]
+        if selection is not None:
+            leaf.sel = selection.selector
+            keep.append(selection)
         outer = leaf
         if self.kind == "IVF_RABITQ":
             outer = _faiss.SearchParametersPreTransform()

@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from elanus.errors import InvalidArgument
 from elanus.index.params import check_float
+from elanus.index.selection import Allowed, as_selection
 from elanus.index.vector import Offsets, Scores, _empty
 from elanus.schema.vectors import SparseRows
 
@@ -131,9 +132,10 @@ class SparseIndex:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             return cls(int(z["n"][0]), z["dims"], z["rows"], z["values"], kind, metric)
 
-    def search(self, queries: SparseRows, k: int, allowed: npt.NDArray[np.bool_] | None = None,
+    def search(self, queries: SparseRows, k: int, allowed: Allowed = None,
                params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
         nq = len(queries)
+        selection = as_selection(allowed)
         off, score = _empty(nq, k, "IP")
         if self._n == 0 or k == 0:
             return off, score
@@ -156,8 +158,8 @@ class SparseIndex:
             weights = values * np.repeat(q_vals, lengths)
             scores = np.bincount(rows, weights=weights, minlength=self._n)
             hit = np.bincount(rows, minlength=self._n) > 0
-            if allowed is not None:
-                hit &= allowed[: self._n]
+            if selection is not None:
+                hit &= selection.mask[: self._n]
             candidates = np.flatnonzero(hit)
             if len(candidates) == 0:
                 continue

@@ -5,7 +5,8 @@ squared Euclidean distance for L2 (smaller is closer), inner product for IP and 
 for COSINE (larger is closer). COSINE vectors are normalised once at build time and queries at
 search time, so it runs as inner product. A missing hit has offset -1.
 
-`allowed` is a boolean mask over the offsets (filter AND NOT deleted). When few rows pass, the
+`allowed` selects offsets (filter AND NOT deleted): a `Selection`, which keeps what searches
+derive from it, or a plain boolean mask. When few rows pass, the
 search is exact over the survivors, so a filtered search returns min(k, passing) hits whatever
 the selectivity; otherwise the index searches with a faiss ID selector, and falls back to exact
 search if the index comes back short. faiss releases the GIL, so segments search in parallel.
@@ -23,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from elanus.errors import InvalidArgument
+from elanus.index.selection import Allowed, Selection, as_selection
 
 _faiss: Any = faiss  # faiss's bundled type stubs lag its Python API
 Offsets = npt.NDArray[np.int64]
@@ -63,9 +65,9 @@ def prepare(vectors: Vectors, metric: str) -> Vectors:
 
 def over_survivors(search: Callable[[Any, Any, int, str], tuple[Offsets, Scores]], base: Any,
                    queries: Any, k: int, metric: str,
-                   allowed: npt.NDArray[np.bool_]) -> tuple[Offsets, Scores]:
+                   allowed: Selection | npt.NDArray[np.bool_]) -> tuple[Offsets, Scores]:
     """`search` run over the `allowed` rows of `base` only, its offsets mapped back to rows."""
-    survivors = np.flatnonzero(allowed)
+    survivors = (allowed if isinstance(allowed, Selection) else Selection(allowed)).rows
     if len(survivors) == 0 or k == 0:
         return _empty(len(queries), k, metric)
     sub_offsets, scores = search(base[survivors], queries, k, metric)
@@ -74,13 +76,14 @@ def over_survivors(search: Callable[[Any, Any, int, str], tuple[Offsets, Scores]
 
 
 def exact_search(base: Vectors, queries: Vectors, k: int, metric: str,
-                 allowed: npt.NDArray[np.bool_] | None = None) -> tuple[Offsets, Scores]:
+                 allowed: Allowed = None) -> tuple[Offsets, Scores]:
     """Brute-force top k over `base` (already prepared for `metric`), optionally restricted.
     A few queries read the allowed rows in place; many gather them once for matrix products."""
-    if allowed is not None:
+    selection = as_selection(allowed)
+    if selection is not None:
         if len(queries) < BLAS_QUERIES:
-            return exact_rows(base, queries, k, metric, np.flatnonzero(allowed))
-        return over_survivors(exact_search, base, queries, k, metric, allowed)
+            return exact_rows(base, queries, k, metric, selection.rows)
+        return over_survivors(exact_search, base, queries, k, metric, selection)
     if len(base) == 0 or k == 0:
         return _empty(len(queries), k, metric)
     kk = min(k, len(base))
@@ -125,26 +128,18 @@ class Filtering:
     """How an index serves a filtered search: the rows allowed (None: every row passes), how
     many pass, and whether so few pass that exact search over them is both faster and exact."""
 
-    allowed: npt.NDArray[np.bool_] | None
+    allowed: Selection | None
     passing: int
     exact: bool
 
 
-def filtering(allowed: npt.NDArray[np.bool_] | None, n: int, k: int) -> Filtering:
-    if allowed is None:
+def filtering(allowed: Allowed, n: int, k: int) -> Filtering:
+    selection = as_selection(allowed)
+    if selection is None or selection.passing == n:
         return Filtering(None, n, False)
-    passing = int(np.count_nonzero(allowed))
-    if passing == n:
-        return Filtering(None, n, False)
+    passing = selection.passing
     exact = passing <= max(k, EXACT_BELOW_ROWS) or passing < n * EXACT_BELOW_FRACTION
-    return Filtering(allowed, passing, exact)
-
-
-def bitmap_selector(allowed: npt.NDArray[np.bool_]) -> tuple[Any, Any]:
-    """A faiss selector of the `allowed` rows and the bitmap it points into: both must outlive
-    the search that uses the selector."""
-    bits = np.packbits(allowed, bitorder="little")
-    return _faiss.IDSelectorBitmap(len(allowed), _faiss.swig_ptr(bits)), bits
+    return Filtering(selection, passing, exact)
 
 
 @dataclass(frozen=True)
@@ -169,7 +164,7 @@ class VectorIndex(Protocol):
 
     def serialize(self) -> bytes: ...
 
-    def search(self, queries: Any, k: int, allowed: npt.NDArray[np.bool_] | None = None,
+    def search(self, queries: Any, k: int, allowed: Allowed = None,
                params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
         """Return (offsets, scores), both shaped (len(queries), k); a missing hit is -1.
         `queries` are in the form of the segment's search base (float32 rows, packed bytes,
@@ -212,7 +207,7 @@ class FlatIndex:
     def serialize(self) -> bytes:
         return FLAT_MARKER
 
-    def search(self, queries: Vectors, k: int, allowed: npt.NDArray[np.bool_] | None = None,
+    def search(self, queries: Vectors, k: int, allowed: Allowed = None,
                params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
         return exact_search(self._base, queries, k, self.metric, allowed)
 
@@ -260,19 +255,18 @@ class FaissIndex:
         it in."""
         return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC), metric, kind, base)
 
-    def search(self, queries: Vectors, k: int, allowed: npt.NDArray[np.bool_] | None = None,
+    def search(self, queries: Vectors, k: int, allowed: Allowed = None,
                params: dict[str, Any] | None = None) -> tuple[Offsets, Scores]:
         """Top k per query; `queries` are already prepared for the metric."""
         n = self.num_rows
         plan = filtering(allowed, n, k)
         if plan.exact:
             return self._exact(queries, k, plan)
-        search_params, keepalive = self._search_params(k, params or {}, plan, n)
+        search_params = self._search_params(k, params or {}, plan, n)
         kk = min(k, n)
         if kk == 0:
             return _empty(len(queries), k, self.metric)
         scores, offsets = self._index.search(queries, kk, params=search_params)
-        del keepalive
         offsets = offsets.astype(np.int64)
         if plan.allowed is not None and int((offsets[:, :min(kk, plan.passing)] < 0).sum()):
             return self._exact(queries, k, plan)
@@ -288,8 +282,9 @@ class FaissIndex:
             return exact_search(self._prepared, queries, k, self.metric, plan.allowed)
         return exact_search(self._stored, queries, k, self.metric, plan.allowed)
 
-    def _search_params(self, k: int, params: dict[str, Any], plan: Filtering,
-                       n: int) -> tuple[Any, tuple[Any, ...]]:
+    def _search_params(self, k: int, params: dict[str, Any], plan: Filtering, n: int) -> Any:
+        """faiss search parameters; a filtered search's selector reads `plan.allowed`, which
+        must outlive the search."""
         knob = 0  # HNSW: ef, IVF_FLAT: nprobe
         if self.kind == "HNSW":
             ef = max(int(params.get("ef", 0) or 0), k, 16)
@@ -304,11 +299,10 @@ class FaissIndex:
                 if len(self._shared_params) >= MAX_SHARED_PARAMS:
                     self._shared_params.clear()
                 shared = self._shared_params[knob] = self._new_params(knob)
-            return shared, ()
+            return shared
         sp = self._new_params(knob)
-        selector, bits = bitmap_selector(plan.allowed)
-        sp.sel = selector  # faiss keeps no Python reference: the caller holds both
-        return sp, (selector, bits)
+        sp.sel = plan.allowed.selector  # faiss keeps no Python reference: the caller does
+        return sp
 
     def _new_params(self, knob: int) -> Any:
         if self.kind == "HNSW":

@@ -1,0 +1,127 @@
+"""Filter results kept by sealed segments: a repeated filter is evaluated once per segment,
+and what is kept never shows a row a read should not see."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from elanus.engine import segment as segment_module
+from elanus.engine.engine import Engine
+from elanus.engine.requests import QueryRequest, SearchRequest
+from elanus.engine.segment import FilterResults
+from elanus.expr.filter import Filter
+from elanus.index.selection import Selection
+from elanus.schema import CollectionSchema, DataType, FieldSchema
+
+DIM = 8
+ROWS = 600  # two sealed segments of 300 and a growing one of 0
+
+
+def _columns(ids: np.ndarray) -> dict[str, pa.Array]:
+    rng = np.random.default_rng(int(ids[0]))
+    vectors = rng.random((len(ids), DIM), dtype=np.float32)
+    # j.a is the number 1 on even keys and true on odd ones: equal in Python, not in Milvus
+    return {
+        "id": pa.array(ids.astype(np.int64)),
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), DIM),
+        "num": pa.array(ids % 10, pa.int64()),
+        "j": pa.array([json.dumps({"a": 1 if i % 2 == 0 else True}).encode() for i in ids],
+                      pa.large_binary()),
+    }
+
+
+@pytest.fixture
+def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
+    e = Engine(tmp_path / "data", auto_compaction=False)
+    e.create_collection("default", CollectionSchema("c", (
+        FieldSchema("id", DataType.INT64, is_primary=True),
+        FieldSchema("vector", DataType.FLOAT_VECTOR, dim=DIM),
+        FieldSchema("num", DataType.INT64),
+        FieldSchema("j", DataType.JSON),
+    )))
+    e.create_index("default", "c", "vector", "", {"index_type": "HNSW", "metric_type": "L2"})
+    e.load_collection("default", "c")
+    for lo in range(0, ROWS, 300):
+        e.insert("default", "c", _columns(np.arange(lo, lo + 300)), 300)
+        e.flush("default", "c")
+    yield e
+    e.close()
+
+
+@pytest.fixture
+def evaluations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The filter text of every evaluation over a segment's table."""
+    seen: list[str] = []
+    evaluate = Filter.evaluate
+
+    def counted(self: Filter, table: pa.Table, *args: Any, **kw: Any) -> Any:
+        seen.append(self.text)
+        return evaluate(self, table, *args, **kw)
+
+    monkeypatch.setattr(Filter, "evaluate", counted)
+    return seen
+
+
+def _ids(e: Engine, flt: str, limit: int = 1000) -> list[int]:
+    q = np.full((1, DIM), 0.5, dtype=np.float32)
+    res = e.search(SearchRequest("default", "c", "vector", q, limit, filter=flt))
+    return sorted(res.pks.to_pylist())
+
+
+def _count(e: Engine, flt: str) -> int:
+    res = e.query(QueryRequest("default", "c", flt, ("count(*)",)))
+    assert res.count is not None
+    return res.count
+
+
+def test_a_repeated_filter_is_evaluated_once_per_sealed_segment(
+        engine: Engine, evaluations: list[str]) -> None:
+    first = _ids(engine, "num < 3")
+    assert first == [i for i in range(ROWS) if i % 10 < 3]
+    assert evaluations == ["num < 3"] * 2
+    assert _ids(engine, "num < 3") == first
+    assert _count(engine, "num < 3") == len(first)  # count(*) reads the same results
+    assert evaluations == ["num < 3"] * 2
+    assert _ids(engine, "num < 4") != first
+    assert evaluations == ["num < 3"] * 2 + ["num < 4"] * 2
+
+
+def test_deletes_after_a_result_is_kept_are_respected(engine: Engine) -> None:
+    assert _count(engine, "num == 1") == 60
+    engine.delete("default", "c", "id in [1, 11, 301]")
+    assert _count(engine, "num == 1") == 57
+    assert not {1, 11, 301} & set(_ids(engine, "num == 1"))
+
+
+def test_filters_equal_in_python_but_not_in_milvus_keep_their_own_results(
+        engine: Engine) -> None:
+    ones = _ids(engine, 'j["a"] == 1')
+    trues = _ids(engine, 'j["a"] == true')
+    assert ones == list(range(0, ROWS, 2))
+    assert trues == list(range(1, ROWS, 2))
+
+
+def test_random_samples_are_drawn_anew_each_time(engine: Engine, evaluations: list[str]) -> None:
+    for _ in range(3):
+        _count(engine, "random_sample(0.5)")
+    assert len(evaluations) == 6
+
+
+def test_kept_results_are_bounded_and_the_least_recently_used_goes_first() -> None:
+    table = pa.table({"x": [1, 2]})
+    results = FilterResults()
+    kept = [Selection(np.array([True, i % 2 == 0])) for i in range(segment_module.FILTER_RESULTS)]
+    for i, s in enumerate(kept):
+        results.put(f"f{i}", table, s)
+    assert results.get("f0", table) is kept[0]  # f0 is now the most recently used
+    results.put("late", table, Selection(np.array([False, False])))
+    assert results.get("f1", table) is None
+    assert results.get("f0", table) is kept[0]
+    assert results.get("late", table) is not None
+    assert results.get("late", pa.table({"x": [1, 2]})) is None  # read from another table
