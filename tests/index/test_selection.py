@@ -63,3 +63,4 @@ def test_indexes_answer_a_selection_as_its_mask(kind: str, share: float) -> None
     offsets, _ = exact_search(base, queries, 10, "L2", selection)
     _, sub = faiss.knn(queries, base[mask], 10)
     assert np.array_equal(offsets, np.flatnonzero(mask)[sub])
+

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 import pytest
 
 from elanus.index.factory import build_index, load_index, map_index
-from elanus.index.vector import exact_search, prepare
+from elanus.index.vector import exact_search, openmp_threads, prepare
 
 
 def _recall(got: np.ndarray, want: np.ndarray) -> float:
@@ -179,3 +180,12 @@ def test_a_graph_is_built_in_one_call_after_one_check() -> None:
     assert len(calls) == 1
     with pytest.raises(BuildCancelled):
         build_index("HNSW", rows, "L2", {}, lambda: True)
+
+
+def test_openmp_threads_limits_the_calling_thread_and_restores_it() -> None:
+    before = faiss.omp_get_max_threads()
+    with openmp_threads(1):
+        assert faiss.omp_get_max_threads() == 1
+    assert faiss.omp_get_max_threads() == before
+    with openmp_threads(before + 5):  # never more than there were
+        assert faiss.omp_get_max_threads() == before
