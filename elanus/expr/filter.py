@@ -26,6 +26,9 @@ from elanus.expr.parser import parse
 from elanus.expr.plan import Predicate, Sample, leaves, predicate_columns, text_columns
 from elanus.schema import CollectionSchema
 
+COMPILED = 64  # compiled filters kept, the least recently used dropped first
+KEPT_CHARS = 4096  # longer filters (and their results) are not kept
+
 
 @dataclass(frozen=True)
 class Filter:
@@ -46,10 +49,12 @@ class Filter:
     def cache_key(self) -> str | None:
         """Equal for two filters only when they pass the same rows of any table, so a result
         may be kept under it: the plan spelled out with its literals' types (plan equality
-        takes 1, 1.0 and True for one value). None when the filter draws rows at random."""
+        takes 1, 1.0 and True for one value). None when the filter draws rows at random, or
+        is too long to be worth keeping (long `in` lists are rarely sent twice)."""
         if any(isinstance(leaf, Sample) for leaf in leaves(self.plan)):
             return None
-        return repr(self.plan)
+        key = repr(self.plan)
+        return key if len(key) <= KEPT_CHARS else None
 
     def evaluate(self, table: pa.Table, cache: dict[Any, Any] | None = None,
                  indexes: Mapping[IndexKey, Any] | None = None) -> npt.NDArray[np.bool_]:
@@ -68,6 +73,8 @@ def compile_filter(text: str, schema: CollectionSchema,
     """Parse `text`, bind it to `schema` and `params`; raises FilterInvalid (code 1100).
     The last COMPILED filters are kept: a filter repeated over many requests compiles once."""
     key = (text, id(schema), repr(params) if params else "")
+    if len(key[0]) + len(key[2]) > KEPT_CHARS:
+        return _compile(text, schema, params)
     with _compiled_lock:
         found = _compiled.get(key)
         if found is not None:  # an entry holds its schema: no other one can take its id
@@ -81,7 +88,6 @@ def compile_filter(text: str, schema: CollectionSchema,
     return flt
 
 
-COMPILED = 64
 _compiled: OrderedDict[tuple[str, int, str], tuple[CollectionSchema, Filter]] = OrderedDict()
 _compiled_lock = threading.Lock()
 

@@ -240,3 +240,11 @@ def test_compiled_filters_are_kept_per_text_schema_and_parameters() -> None:
     with pytest.raises(FilterInvalid):  # a field the first schema lacks is not found there
         compile_filter("extra > 1", STATIC)
     assert compile_filter("extra > 1", evolved).columns == frozenset({"extra"})
+
+
+def test_long_filters_are_neither_kept_compiled_nor_keyed_for_their_results() -> None:
+    ids = list(range(2000))
+    first = compile_filter("age in {ids}", STATIC, {"ids": ids})
+    assert compile_filter("age in {ids}", STATIC, {"ids": ids}) is not first
+    assert first.cache_key is None
+    assert compile_filter("age in [1, 2]", STATIC).cache_key is not None
