@@ -13,6 +13,7 @@ import logging
 import zipfile
 from typing import TYPE_CHECKING
 
+from elanus.engine.memory import return_freed_memory
 from elanus.engine.scalar_indexing import segment_indexes
 from elanus.engine.segment import SealedSegment
 from elanus.engine.worker import Worker
@@ -58,6 +59,7 @@ class IndexBuilder:
         return self._worker.wait_idle(timeout)
 
     def build_missing(self, collection: Collection) -> None:
+        built = False
         for spec in list(collection.indexes.values()):
             if not spec.metric_type:
                 self._warm(collection, spec)
@@ -69,6 +71,9 @@ class IndexBuilder:
                         self._build_one(collection, spec, f)
                     except Exception:
                         log.exception("index build of %s for %s failed", f.key, collection.name)
+                    built = True
+        if built:  # a build's copies of the rows and faiss's buffers are freed by now
+            return_freed_memory()
 
     def _warm(self, collection: Collection, spec: IndexSpec) -> None:
         """Build a scalar index in the loaded sealed segments now rather than on first use."""

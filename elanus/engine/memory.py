@@ -3,8 +3,9 @@
 A seal frees a growing segment's columns, hundreds of MB after a large ingest, but both
 allocators behind them keep freed blocks for reuse: Arrow's (mimalloc or jemalloc) until told to
 release them, and glibc's malloc (numpy's buffers) for freed blocks below its mmap threshold,
-which rises to 32 MB as large blocks are freed. `return_freed_memory` asks both to return what
-they hold, so a process's resident size after a seal is what it still uses.
+which rises to 32 MB as large blocks are freed. An index build frees its copy of the rows and
+faiss's buffers the same way. `return_freed_memory` asks both to return what they hold, so a
+process's resident size after a seal or a build is what it still uses.
 """
 
 from __future__ import annotations
