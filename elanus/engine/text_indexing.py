@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -37,10 +37,26 @@ def with_text_indexes(schema: CollectionSchema, flt: Filter, view: SegmentView,
     read, as the evaluator looks them up (("text", field))."""
     if not flt.text_columns:
         return indexes
-    out = dict(indexes or {})
-    for name in flt.text_columns:
-        out[("text", name)] = text_index(schema, name, view)
-    return out
+    texts = {("text", name): text_index(schema, name, view) for name in flt.text_columns}
+    return texts if indexes is None else _Over(texts, indexes)
+
+
+class _Over(Mapping[IndexKey, Any]):
+    """`top` over `below`, read through: an entry of `below` is looked up only when asked for
+    (a sealed segment's primary key index is built on its first lookup)."""
+
+    def __init__(self, top: dict[IndexKey, Any], below: Mapping[IndexKey, Any]) -> None:
+        self._top, self._below = top, below
+
+    def __getitem__(self, key: IndexKey) -> Any:
+        return self._top[key] if key in self._top else self._below[key]
+
+    def __iter__(self) -> Iterator[IndexKey]:
+        yield from self._top
+        yield from (key for key in self._below if key not in self._top)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def text_index(schema: CollectionSchema, name: str, view: SegmentView) -> TextIndex:

@@ -125,3 +125,34 @@ def test_kept_results_are_bounded_and_the_least_recently_used_goes_first() -> No
     assert results.get("f0", table) is kept[0]
     assert results.get("late", table) is not None
     assert results.get("late", pa.table({"x": [1, 2]})) is None  # read from another table
+
+
+def test_text_match_leaves_the_primary_key_index_unbuilt(tmp_path: Path) -> None:
+    """The text index is laid over the segment's scalar indexes without reading them: the
+    primary key index (built on its first lookup) is built only by filters on the key."""
+    e = Engine(tmp_path / "data", auto_compaction=False)
+    e.create_collection("default", CollectionSchema("t", (
+        FieldSchema("id", DataType.INT64, is_primary=True),
+        FieldSchema("vector", DataType.FLOAT_VECTOR, dim=DIM),
+        FieldSchema("text", DataType.VARCHAR, max_length=64,
+                    type_params={"enable_analyzer": "true", "enable_match": "true"}),
+    )))
+    e.create_index("default", "t", "vector", "", {"index_type": "FLAT", "metric_type": "L2"})
+    e.load_collection("default", "t")
+    ids = np.arange(100)
+    e.insert("default", "t", {
+        "id": pa.array(ids), "vector": _columns(ids + 1)["vector"],
+        "text": pa.array(["red apple" if i % 3 == 0 else "green pear" for i in ids]),
+    }, 100)
+    e.flush("default", "t")
+    (segment,) = e.collection("default", "t").sealed.values()
+    cache = segment.filter_cache
+    assert cache is not None
+    res = e.query(QueryRequest("default", "t", "text_match(text, 'apple')", ("count(*)",)))
+    assert res.count == 34
+    assert "primary-key-index" not in cache
+    res = e.query(QueryRequest("default", "t", "text_match(text, 'apple') and id < 10",
+                               ("count(*)",)))
+    assert res.count == 4
+    assert "primary-key-index" in cache
+    e.close()
