@@ -368,10 +368,8 @@ class Collection:
             record = FileRecord(key, self.id, "segment", seg.id, info.size, info.checksum,
                                 info.num_rows, partition_id)
             commit.add.append(record)
-            # Read back (verified, mapped) only to serve it: an unloaded partition's file is
-            # read when it loads.
             loaded = partition_id in self.loaded_partitions
-            written.append((seg, record, self._sealed(record) if loaded else None))
+            written.append((seg, record, self.written(record, loaded)))
         self.engine.fault("seal:segment-written")
         if gen.deletes.pks:
             delta_id = self.engine.new_segment_id()
@@ -439,6 +437,14 @@ class Collection:
         self.partitions = {n: p for n, p in self.partitions.items() if p.id != partition_id}
         self.files = [f for f in self.files if f.key not in set(garbage)]
         self.growing.segments.pop(partition_id, None)
+
+    def written(self, f: FileRecord, keep: bool) -> SealedSegment | None:
+        """A file just written, read back and verified before it is committed; kept (mapped)
+        as a sealed segment only to serve it (`keep`: its partition is loaded)."""
+        if keep:
+            return self._sealed(f)
+        self._read(f.key, f.size, f.checksum)  # a torn or corrupt write fails here
+        return None
 
     def _sealed(self, f: FileRecord) -> SealedSegment:
         """Segment file `f` read (verified) as a sealed segment, without tombstones."""

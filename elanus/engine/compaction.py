@@ -226,8 +226,9 @@ def _execute(collection: Collection, plan: Plan, sources: dict[int, SealedSegmen
         # It absorbed every tombstone up to `ts`: delta files need not cover it below that.
         commit.add.append(FileRecord(key, collection.id, "segment", new_id, info.size,
                                      info.checksum, info.num_rows, partition_id, max_ts=ts))
-        if loaded:  # read back (verified, mapped) only to serve it
-            outputs.append(collection._sealed(commit.add[-1]))
+        output = collection.written(commit.add[-1], loaded)
+        if output is not None:
+            outputs.append(output)
     engine.fault("compaction:before-commit")
     with collection.lock:
         if collection.dropped or partition_id not in collection.partition_ids():

@@ -18,6 +18,7 @@ import numpy.typing as npt
 _faiss: Any = faiss  # faiss's bundled type stubs lag its Python API
 _making = threading.Lock()
 Mask = npt.NDArray[np.bool_]
+KEEP_ROWS_OF = 16
 
 
 class Selection:
@@ -48,12 +49,16 @@ class Selection:
 
     @property
     def rows(self) -> npt.NDArray[np.int64]:
-        """The selected offsets, ascending (read-only)."""
-        if self._rows is None:
-            rows = np.flatnonzero(self.mask).astype(np.int64, copy=False)
-            rows.flags.writeable = False
+        """The selected offsets, ascending (read-only). Kept only when at most 1/KEEP_ROWS_OF
+        the rows are selected: exact search over few rows reads them at every query, while a
+        broad selection's offsets would hold 8 bytes per row for as long as it is kept."""
+        if self._rows is not None:
+            return self._rows
+        rows = np.flatnonzero(self.mask).astype(np.int64, copy=False)
+        rows.flags.writeable = False
+        if self.passing * KEEP_ROWS_OF <= len(self.mask):
             self._rows = rows
-        return self._rows
+        return rows
 
     @property
     def selector(self) -> Any:

@@ -434,13 +434,13 @@ def test_automatic_compaction_reads_only_the_unloaded_segments_it_may_rewrite(
         e.create_collection("default", _schema())
         e.create_index("default", "books", "vector", "", {"metric_type": "L2"})
         coll = e.collection("default", "books")
-        read: list[int] = []
+        read: list[tuple[str, int]] = []
         real = coll._read
 
         def counted(key: str, size: int, checksum: int) -> pa.Table:
             table = real(key, size, checksum)
             if "/segments/" in key and threading.current_thread() is threading.main_thread():
-                read.append(table.num_rows)  # not the index builder's reads
+                read.append((key, table.num_rows))  # not the index builder's reads
             return table
 
         monkeypatch.setattr(coll, "_read", counted)
@@ -449,21 +449,27 @@ def test_automatic_compaction_reads_only_the_unloaded_segments_it_may_rewrite(
             e.insert("default", "books", _columns(np.arange(start, start + n)), n)
             e.flush("default", "books")
 
+        def compact() -> tuple[compaction.Job | None, list[int]]:
+            """A compaction, and the rows of each file it read that it did not write."""
+            before = {f.key for f in coll.files}
+            read.clear()
+            job = compaction.compact(coll)
+            return job, sorted(rows for key, rows in read if key in before)
+
         for start in (0, 50, 100):
             seal(start, 50)
-        assert compaction.compact(coll) is None and read == []  # three of a tier: no merge
+        assert compact() == (None, [])  # three of a tier: no merge
         seal(150, 50)
-        assert compaction.compact(coll) is not None and read == [50] * 4  # the four merged
-        read.clear()
+        job, sources = compact()
+        assert job is not None and sources == [50] * 4  # the four merged
         seal(200, 1000)
-        assert compaction.compact(coll) is None and read == []
+        assert compact() == (None, [])
         e.load_collection("default", "books")
         e.delete("default", "books", "id >= 200 and id < 500")
         e.flush("default", "books")  # a delete file: the segments it can hit are read
         e.release_collection("default", "books")
-        read.clear()
-        job = compaction.compact(coll)
-        assert job is not None and sorted(read) == [200, 1000]
+        job, sources = compact()
+        assert job is not None and sources == [200, 1000]
         assert [len(p.sources) for p in job.plans] == [1]  # 30% deleted: rewritten alone
         assert sorted(f.num_rows for f in coll.files if f.kind == "segment") == [200, 700]
         e.load_collection("default", "books")
@@ -704,3 +710,30 @@ def test_a_seal_returns_the_growing_segments_memory(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", _SEAL_MEMORY, str(tmp_path / "d")],
                          capture_output=True, text=True, timeout=120, check=True)
     assert int(out.stdout) < 200_000 * 64 * 4
+
+
+def test_a_seal_checks_its_file_before_committing_it_loaded_or_not(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """A segment file written wrong (a torn write, a bad disk) fails the seal before the commit,
+    whether or not the collection is loaded; the rows stay readable from the log."""
+    from elanus.engine import collection as collection_module
+    from elanus.errors import Corruption
+
+    def torn(store, key, table):  # type: ignore[no-untyped-def]
+        info = write_segment(store, key, table)
+        _flip_byte(tmp_path / "data" / "objects" / key)
+        return info
+
+    write_segment = collection_module.write_segment
+    e = _open(tmp_path / "data", auto_compaction=False)
+    e.create_collection("default", _schema())
+    e.create_index("default", "books", "vector", "", {"index_type": "FLAT", "metric_type": "L2"})
+    e.insert("default", "books", _columns(np.arange(50)), 50)
+    monkeypatch.setattr(collection_module, "write_segment", torn)
+    with pytest.raises(Corruption):
+        e.flush("default", "books")
+    monkeypatch.setattr(collection_module, "write_segment", write_segment)
+    e.flush("default", "books")  # the failed seal is retried
+    e.load_collection("default", "books")
+    assert _count(e) == 50
+    e.close()

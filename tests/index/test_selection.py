@@ -64,3 +64,11 @@ def test_indexes_answer_a_selection_as_its_mask(kind: str, share: float) -> None
     _, sub = faiss.knn(queries, base[mask], 10)
     assert np.array_equal(offsets, np.flatnonzero(mask)[sub])
 
+
+
+def test_offsets_are_kept_only_for_narrow_selections() -> None:
+    narrow = Selection(np.arange(1000) % 100 == 0)
+    assert narrow.rows is narrow.rows  # listed once, read by every exact search
+    broad = Selection(np.arange(1000) % 2 == 0)
+    assert broad.rows is not broad.rows  # 8 bytes per passing row: listed per use
+    assert np.array_equal(broad.rows, np.arange(0, 1000, 2))
