@@ -2,8 +2,8 @@
 a vector), and what index searches derive from them, each computed once on first use: how
 many pass, their offsets, the packed bitmap and the faiss selector reading it.
 
-A filter's result on a sealed segment is kept between requests (`SegmentView.filter_result`),
-so a filter repeated over many searches pays for none of these again.
+A filter's result on a sealed segment is kept between requests (`FilterResults` in
+elanus.engine.segment), so a filter repeated over many searches pays for none of these again.
 """
 
 from __future__ import annotations
@@ -36,9 +36,6 @@ class Selection:
         self._rows: npt.NDArray[np.int64] | None = None
         self._bits: npt.NDArray[np.uint8] | None = None
         self._selector: Any = None
-
-    def __len__(self) -> int:
-        return len(self.mask)
 
     @property
     def passing(self) -> int:
