@@ -7,6 +7,8 @@ may be evaluated from several threads at once.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,7 +24,6 @@ from elanus.expr.columns import IndexKey, TableReader
 from elanus.expr.evaluator import evaluate
 from elanus.expr.parser import parse
 from elanus.expr.plan import Predicate, Sample, leaves, predicate_columns, text_columns
-from elanus.lru import LRU
 from elanus.schema import CollectionSchema
 
 COMPILED = 64  # compiled filters kept, the least recently used dropped first
@@ -74,15 +75,21 @@ def compile_filter(text: str, schema: CollectionSchema,
     key = (text, id(schema), repr(params) if params else "")
     if len(key[0]) + len(key[2]) > KEPT_CHARS:
         return _compile(text, schema, params)
-    found = _compiled.get(key)
-    if found is not None:  # an entry holds its schema: no other one can take its id
-        return found[1]
+    with _compiled_lock:
+        found = _compiled.get(key)
+        if found is not None:  # an entry holds its schema: no other one can take its id
+            _compiled.move_to_end(key)
+            return found[1]
     flt = _compile(text, schema, params)
-    _compiled.put(key, (schema, flt))
+    with _compiled_lock:
+        _compiled[key] = (schema, flt)
+        while len(_compiled) > COMPILED:
+            _compiled.popitem(last=False)
     return flt
 
 
-_compiled: LRU[tuple[str, int, str], tuple[CollectionSchema, Filter]] = LRU(COMPILED)
+_compiled: OrderedDict[tuple[str, int, str], tuple[CollectionSchema, Filter]] = OrderedDict()
+_compiled_lock = threading.Lock()
 
 
 def _compile(text: str, schema: CollectionSchema, params: Mapping[str, Any] | None) -> Filter:
