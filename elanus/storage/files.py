@@ -1,8 +1,10 @@
 """File-system primitives every durable write in elanus goes through.
 
-Checksums are CRC-32 (the IEEE polynomial, as zlib computes it). zlib ships with Python,
-releases the GIL on large buffers and runs at several GB/s, so a CRC-32C library would add a
-dependency for no measurable gain; every stored checksum is this one function's result.
+Checksums are CRC-32 (the IEEE polynomial, as zlib computes it); every stored checksum is this
+one function's result. ISA-L (isal) computes the same values with carry-less multiplication at
+~25 GB/s here, against zlib's ~3.7 GB/s; loading verifies every file, so that is most of the
+time a 1M x 128 collection takes to open (0.37 of 0.42 s with zlib). Both release the GIL on
+large buffers.
 
 Durability: `replace_atomically` gives all-or-nothing replacement of one file (temp file,
 fsync, rename, fsync of the directory); `ensure_directory` creates directories so that they
@@ -15,15 +17,16 @@ from __future__ import annotations
 
 import os
 import secrets
-import zlib
 from pathlib import Path
+
+from isal import isal_zlib
 
 TEMP_SUFFIX = ".tmp"  # temp files are named ".<name>.<random>.tmp" beside their target
 
 
 def checksum(data: bytes | bytearray | memoryview, start: int = 0) -> int:
     """Return the CRC-32 of `data` (continuing from `start`, the CRC of preceding bytes)."""
-    return zlib.crc32(data, start) & 0xFFFFFFFF
+    return isal_zlib.crc32(data, start) & 0xFFFFFFFF
 
 
 def sync_data(fd: int) -> None:
