@@ -9,11 +9,10 @@ still works: the next page then takes the rows strictly past the bound, as Milvu
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import replace
 
+from elanus.engine.lru import LRU
 from elanus.engine.requests import IteratorPage
 
 CAPACITY = 1024  # iterators remembered at once; the least recently used is forgotten first
@@ -21,25 +20,16 @@ CAPACITY = 1024  # iterators remembered at once; the least recently used is forg
 
 class IteratorPages:
     def __init__(self, capacity: int = CAPACITY) -> None:
-        self._pages: OrderedDict[str, IteratorPage] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
+        self._pages: LRU[str, IteratorPage] = LRU(capacity)
 
     def resume(self, page: IteratorPage) -> IteratorPage:
         """The full position of an iterator from what its client sent."""
         if not page.token:
             return replace(page, token=uuid.uuid4().hex, seen=None, depth=0)
-        with self._lock:
-            kept = self._pages.get(page.token)
-            if kept is not None:
-                self._pages.move_to_end(page.token)
+        kept = self._pages.get(page.token)
         if kept is None or kept.last_bound != page.last_bound:
             return replace(page, seen=None, depth=0)
         return kept
 
     def keep(self, page: IteratorPage) -> None:
-        with self._lock:
-            self._pages[page.token] = page
-            self._pages.move_to_end(page.token)
-            while len(self._pages) > self._capacity:
-                self._pages.popitem(last=False)
+        self._pages.put(page.token, page)

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from elanus.engine.collection import Collection, Snapshot
+from elanus.engine.lru import LRU
 from elanus.engine.partitioning import read_snapshot
 from elanus.engine.requests import QueryRequest, QueryResult
 from elanus.engine.scalar_indexing import segment_indexes
@@ -25,11 +26,13 @@ from elanus.engine.segment import SegmentView, both, kept_rows
 from elanus.engine.text_indexing import with_text_indexes
 from elanus.errors import FieldNotFound, FilterInvalid, InvalidArgument, UnexpectedError
 from elanus.expr import Filter, compile_filter, plan
+from elanus.expr.filter import KEPT_CHARS
 from elanus.index.selection import Selection, narrowed
 from elanus.schema import DYNAMIC_FIELD, TIMESTAMP_COLUMN, CollectionSchema
 
 MAX_TOPK = 16384
 COUNT_STAR = "count(*)"
+COMPILED = 64  # compiled filters kept, the least recently used dropped first
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,25 @@ def plan_output(schema: CollectionSchema, requested: Sequence[str], with_pk: boo
 
 def filter_of(text: str, schema: CollectionSchema, params: dict[str, Any]) -> Filter | None:
     """The compiled filter, or None for an empty one (every row passes)."""
-    return compile_filter(text, schema, params) if text.strip() else None
+    return compiled_filter(text, schema, params) if text.strip() else None
+
+
+def compiled_filter(text: str, schema: CollectionSchema, params: dict[str, Any]) -> Filter:
+    """`compile_filter`, keeping the last COMPILED filters: one repeated over many requests
+    compiles once. Keyed by text, schema and the parameters spelled out (`repr` keeps 1, 1.0
+    and True apart); filters longer than KEPT_CHARS are compiled every time."""
+    key = (text, id(schema), repr(params) if params else "")
+    if len(key[0]) + len(key[2]) > KEPT_CHARS:
+        return compile_filter(text, schema, params)
+    found = _compiled.get(key)
+    if found is not None:  # an entry holds its schema: no other one can take its id
+        return found[1]
+    flt = compile_filter(text, schema, params)
+    _compiled.put(key, (schema, flt))
+    return flt
+
+
+_compiled: LRU[tuple[str, int, str], tuple[CollectionSchema, Filter]] = LRU(COMPILED)
 
 
 def filter_selections(collection: Collection, snap: Snapshot, flt: Filter | None
@@ -256,7 +277,7 @@ def _newest_per_key(table: pa.Table, pk: str) -> pa.Table:
 def delete_plan(collection: Collection, text: str, params: dict[str, Any]) -> Filter:
     """Compile a delete filter; Milvus refuses an empty or always-true one."""
     try:
-        flt = compile_filter(text, collection.schema, params) if text.strip() else None
+        flt = filter_of(text, collection.schema, params)
     except FilterInvalid as exc:  # Milvus names the delete plan in this error
         raise FilterInvalid(exc.expression, exc.detail, exc.offset, plan="delete") from None
     if flt is None or (isinstance(flt.plan, plan.Constant) and flt.plan.value):

@@ -24,7 +24,6 @@ a filter repeated over many searches is evaluated once per segment.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -34,6 +33,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from elanus.engine.lru import LRU
 from elanus.engine.rows import conform
 from elanus.index.factory import SearchBase
 from elanus.index.selection import Selection
@@ -105,23 +105,14 @@ class FilterResults:
     table since replaced (the schema evolved) is never given out."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._results: OrderedDict[str, tuple[pa.Table, Selection]] = OrderedDict()
+        self._results: LRU[str, tuple[pa.Table, Selection]] = LRU(FILTER_RESULTS)
 
     def get(self, key: str, table: pa.Table) -> Selection | None:
-        with self._lock:
-            found = self._results.get(key)
-            if found is None or found[0] is not table:
-                return None
-            self._results.move_to_end(key)
-            return found[1]
+        found = self._results.get(key)
+        return found[1] if found is not None and found[0] is table else None
 
     def put(self, key: str, table: pa.Table, passed: Selection) -> None:
-        with self._lock:
-            self._results[key] = (table, passed)
-            self._results.move_to_end(key)
-            while len(self._results) > FILTER_RESULTS:
-                self._results.popitem(last=False)
+        self._results.put(key, (table, passed))
 
 
 class Segment:

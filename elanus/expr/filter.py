@@ -7,8 +7,6 @@ may be evaluated from several threads at once.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,7 +24,6 @@ from elanus.expr.parser import parse
 from elanus.expr.plan import Predicate, Sample, leaves, predicate_columns, text_columns
 from elanus.schema import CollectionSchema
 
-COMPILED = 64  # compiled filters kept, the least recently used dropped first
 KEPT_CHARS = 4096  # longer filters (and their results) are not kept
 
 
@@ -70,29 +67,7 @@ class Filter:
 
 def compile_filter(text: str, schema: CollectionSchema,
                    params: Mapping[str, Any] | None = None) -> Filter:
-    """Parse `text`, bind it to `schema` and `params`; raises FilterInvalid (code 1100).
-    The last COMPILED filters are kept: a filter repeated over many requests compiles once."""
-    key = (text, id(schema), repr(params) if params else "")
-    if len(key[0]) + len(key[2]) > KEPT_CHARS:
-        return _compile(text, schema, params)
-    with _compiled_lock:
-        found = _compiled.get(key)
-        if found is not None:  # an entry holds its schema: no other one can take its id
-            _compiled.move_to_end(key)
-            return found[1]
-    flt = _compile(text, schema, params)
-    with _compiled_lock:
-        _compiled[key] = (schema, flt)
-        while len(_compiled) > COMPILED:
-            _compiled.popitem(last=False)
-    return flt
-
-
-_compiled: OrderedDict[tuple[str, int, str], tuple[CollectionSchema, Filter]] = OrderedDict()
-_compiled_lock = threading.Lock()
-
-
-def _compile(text: str, schema: CollectionSchema, params: Mapping[str, Any] | None) -> Filter:
+    """Parse `text`, bind it to `schema` and `params`; raises FilterInvalid (code 1100)."""
     try:
         predicate = bind(parse(text), schema, params, text)
     except RecursionError:  # e.g. thousands of chained + operators: a tree too deep to walk

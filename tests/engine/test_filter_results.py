@@ -13,8 +13,11 @@ import pytest
 
 from elanus.engine import segment as segment_module
 from elanus.engine.engine import Engine
+from elanus.engine.read import compiled_filter
 from elanus.engine.requests import QueryRequest, SearchRequest
 from elanus.engine.segment import FilterResults
+from elanus.errors import FilterInvalid
+from elanus.expr import plan as p
 from elanus.expr.filter import Filter
 from elanus.index.selection import Selection
 from elanus.schema import CollectionSchema, DataType, FieldSchema
@@ -156,3 +159,34 @@ def test_text_match_leaves_the_primary_key_index_unbuilt(tmp_path: Path) -> None
     assert res.count == 4
     assert "primary-key-index" in cache
     e.close()
+
+
+STATIC = CollectionSchema("static", (
+    FieldSchema("id", DataType.INT64, is_primary=True),
+    FieldSchema("vec", DataType.FLOAT_VECTOR, dim=2),
+    FieldSchema("age", DataType.INT8),
+))
+
+
+def test_compiled_filters_are_kept_per_text_schema_and_parameters() -> None:
+    first = compiled_filter("age > {low}", STATIC, {"low": 1})
+    assert compiled_filter("age > {low}", STATIC, {"low": 1}) is first
+    with pytest.raises(FilterInvalid, match="type mismatch"):  # True is not the kept 1
+        compiled_filter("age > {low}", STATIC, {"low": True})
+    assert compiled_filter("age > {low}", STATIC, {"low": 2}).plan == \
+        p.Compare(">", p.ColumnValue("age", "int"), 2)
+    evolved = CollectionSchema("static", (*STATIC.fields,
+                                          FieldSchema("extra", DataType.INT64, nullable=True)))
+    again = compiled_filter("age > {low}", evolved, {"low": 1})
+    assert again is not first and again.plan == first.plan
+    with pytest.raises(FilterInvalid):  # a field the first schema lacks is not found there
+        compiled_filter("extra > 1", STATIC, {})
+    assert compiled_filter("extra > 1", evolved, {}).columns == frozenset({"extra"})
+
+
+def test_long_filters_are_not_kept_compiled() -> None:
+    ids = list(range(2000))
+    first = compiled_filter("age in {ids}", STATIC, {"ids": ids})
+    assert compiled_filter("age in {ids}", STATIC, {"ids": ids}) is not first
+    assert compiled_filter("age in [1, 2]", STATIC, {}) is compiled_filter("age in [1, 2]",
+                                                                           STATIC, {})

@@ -226,25 +226,6 @@ def test_any_text_compiles_or_is_filter_invalid_and_evaluates(text: str) -> None
     assert mask.shape == (len(ROWS),)
 
 
-def test_compiled_filters_are_kept_per_text_schema_and_parameters() -> None:
-    first = compile_filter("age > {low}", STATIC, {"low": 1})
-    assert compile_filter("age > {low}", STATIC, {"low": 1}) is first
-    with pytest.raises(FilterInvalid, match="type mismatch"):  # True is not the kept 1
-        compile_filter("age > {low}", STATIC, {"low": True})
-    assert compile_filter("age > {low}", STATIC, {"low": 2}).plan == \
-        p.Compare(">", p.ColumnValue("age", "int"), 2)
-    evolved = CollectionSchema("static", (*STATIC.fields,
-                                          FieldSchema("extra", DataType.INT64, nullable=True)))
-    again = compile_filter("age > {low}", evolved, {"low": 1})
-    assert again is not first and again.plan == first.plan
-    with pytest.raises(FilterInvalid):  # a field the first schema lacks is not found there
-        compile_filter("extra > 1", STATIC)
-    assert compile_filter("extra > 1", evolved).columns == frozenset({"extra"})
-
-
-def test_long_filters_are_neither_kept_compiled_nor_keyed_for_their_results() -> None:
-    ids = list(range(2000))
-    first = compile_filter("age in {ids}", STATIC, {"ids": ids})
-    assert compile_filter("age in {ids}", STATIC, {"ids": ids}) is not first
-    assert first.cache_key is None
+def test_long_filters_have_no_key_for_their_results() -> None:
+    assert compile_filter("age in {ids}", STATIC, {"ids": list(range(2000))}).cache_key is None
     assert compile_filter("age in [1, 2]", STATIC).cache_key is not None
