@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from elanus.errors import Corruption
+from elanus.storage.files import checksum
 
 FORMAT_KEY = "format"
 FORMAT_VERSION = 2  # 2: partitions table, files by partition id
@@ -110,7 +110,7 @@ _COLUMNS = {
 
 
 def _row_crc(table: str, values: Sequence[Any]) -> int:
-    return zlib.crc32(json.dumps([table, *values], separators=(",", ":")).encode())
+    return checksum(json.dumps([table, *values], separators=(",", ":")).encode())
 
 
 def _put(db: sqlite3.Connection, table: str, values: Sequence[Any]) -> None:
